@@ -1,0 +1,156 @@
+"""Device, dtype, random generators and input validation shared by every dlnlib module.
+
+Nothing here has an import-time side effect: the device is resolved the first time it is
+asked for, and no global random state is touched.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from functools import cache
+
+import torch
+
+__all__ = [
+    "get_device",
+    "resolve_dtype",
+    "make_generator",
+    "as_tensor",
+    "check_positive",
+    "check_nonneg",
+    "check_int",
+    "check_choice",
+    "check_batch",
+]
+
+
+@cache
+def _auto_device() -> torch.device:
+    # Resolved once per process: CUDA when a device is visible, CPU otherwise.
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+def get_device(device: str | torch.device | None = "auto") -> torch.device:
+    """The torch device dlnlib computes on; ``"auto"`` (or None) picks CUDA when available.
+
+    device: "auto", None, "cpu", "cuda", "cuda:0" or a ``torch.device``.
+    """
+    if device is None or (isinstance(device, str) and device == "auto"):
+        return _auto_device()
+    if isinstance(device, torch.device):
+        return device
+    if isinstance(device, str):
+        try:
+            return torch.device(device)
+        except RuntimeError as exc:
+            raise ValueError(
+                f"device: got {device!r}, expected 'auto', 'cpu', 'cuda' or 'cuda:<index>'"
+            ) from exc
+    raise ValueError(f"device: got {device!r}, expected a string or torch.device")
+
+
+def resolve_dtype(dtype: torch.dtype | None = None, device: torch.device | None = None) -> torch.dtype:
+    """The dtype dlnlib uses: float64 unless ``dtype`` says otherwise (on CPU and CUDA alike).
+
+    float64 keeps closed-form comparisons at ~1e-12; pass ``torch.float32`` for speed on a GPU.
+    """
+    if dtype is None:
+        return torch.float64
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype: got {dtype!r}, expected torch.float32 or torch.float64")
+    return dtype
+
+
+def make_generator(
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+    device: torch.device | None = None,
+) -> torch.Generator:
+    """A torch.Generator from an explicit ``generator`` or an integer ``seed``.
+
+    Exactly one of the two may be given; with neither, a generator seeded from the OS
+    (non-reproducible) is returned. Global RNG state is never touched.
+    """
+    if generator is not None and seed is not None:
+        raise ValueError("seed/generator: got both, expected at most one of them")
+    if generator is not None:
+        if not isinstance(generator, torch.Generator):
+            raise ValueError(f"generator: got {type(generator).__name__}, expected torch.Generator")
+        return generator
+    dev = get_device(device) if device is not None else torch.device("cpu")
+    gen = torch.Generator(device=dev)
+    if seed is None:
+        gen.seed()
+    else:
+        check_int("seed", seed, minimum=0)
+        gen.manual_seed(int(seed))
+    return gen
+
+
+def as_tensor(name: str, value, *, device=None, dtype=None, ndim_min: int = 0) -> torch.Tensor:
+    """``value`` as a floating tensor on dlnlib's device/dtype; ValueError naming ``name`` otherwise."""
+    dev = get_device(device)
+    dt = resolve_dtype(dtype)
+    try:
+        t = torch.as_tensor(value, dtype=dt, device=dev)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ValueError(f"{name}: got {type(value).__name__}, expected an array of numbers") from exc
+    if t.ndim < ndim_min:
+        raise ValueError(f"{name}: got shape {tuple(t.shape)}, expected at least {ndim_min} dimensions")
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name}: contains NaN or infinite entries, expected finite numbers")
+    return t
+
+
+def _is_real(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+def check_positive(name: str, value, *, allow_tensor: bool = True):
+    """Raise ValueError unless ``value`` is finite and > 0 (every entry, for a tensor)."""
+    if isinstance(value, torch.Tensor) and allow_tensor:
+        if value.numel() == 0 or not torch.isfinite(value).all() or not (value > 0).all():
+            raise ValueError(f"{name}: got {value.flatten()[:6].tolist()}, expected finite numbers > 0")
+        return value
+    if not _is_real(value) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name}: got {value!r}, expected a finite number > 0")
+    return value
+
+
+def check_nonneg(name: str, value):
+    """Raise ValueError unless ``value`` is a finite real number >= 0."""
+    if not _is_real(value) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name}: got {value!r}, expected a finite number >= 0")
+    return value
+
+
+def check_int(name: str, value, *, minimum: int | None = None) -> int:
+    """Raise ValueError unless ``value`` is an integer (>= ``minimum`` when given)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name}: got {value!r}, expected an integer")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name}: got {value!r}, expected an integer >= {minimum}")
+    return int(value)
+
+
+def check_choice(name: str, value, choices: Sequence[str]) -> str:
+    """Raise ValueError unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name}: got {value!r}, expected one of {', '.join(map(repr, choices))}")
+    return value
+
+
+def check_batch(name: str, batch) -> tuple[int, ...]:
+    """A batch shape as a tuple of positive ints (an int is a 1-D batch)."""
+    if isinstance(batch, numbers.Integral) and not isinstance(batch, bool):
+        batch = (int(batch),)
+    try:
+        shape = tuple(batch)
+    except TypeError as exc:
+        raise ValueError(f"{name}: got {batch!r}, expected a tuple of positive integers") from exc
+    for b in shape:
+        if isinstance(b, bool) or not isinstance(b, numbers.Integral) or b < 1:
+            raise ValueError(f"{name}: got {batch!r}, expected a tuple of positive integers")
+    return tuple(int(b) for b in shape)

@@ -1,0 +1,188 @@
+"""Losses of the end-to-end matrix, each with its value and closed-form gradient (batched).
+
+Every loss maps an end-to-end ``W`` of shape ``(*batch, d_out, d_in)`` to a value of shape
+``(*batch,)`` and a gradient ``dL/dW`` of W's shape. ``chain_value_and_grads`` turns that into
+layer gradients through the chain rule, which is what the training engine calls.
+Data convention: ``X`` of shape ``(n, d_in)`` (rows are samples), ``Y`` of shape ``(n, d_out)``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .chains import _layer_gradients, _product, validate_chain
+from .core import as_tensor, check_choice
+
+__all__ = ["Loss", "SquaredError", "LpLoss", "DiagonalCompletion", "ChainLoss"]
+
+
+class Loss:
+    """Base class: subclasses define ``value(W)`` and ``grad(W)`` for the end-to-end matrix."""
+
+    in_dim: int | None = None
+    out_dim: int | None = None
+
+    def value(self, W: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def grad(self, W: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def __call__(self, W: torch.Tensor) -> torch.Tensor:
+        return self.value(self._check_w(W))
+
+    def _check_w(self, W) -> torch.Tensor:
+        if not isinstance(W, torch.Tensor) or W.ndim < 2:
+            shape = tuple(W.shape) if isinstance(W, torch.Tensor) else type(W).__name__
+            raise ValueError(f"W: got {shape}, expected a tensor of shape (*batch, {self.out_dim}, {self.in_dim})")
+        if (self.out_dim is not None and W.shape[-2] != self.out_dim) or (
+            self.in_dim is not None and W.shape[-1] != self.in_dim
+        ):
+            raise ValueError(
+                f"W: got shape {tuple(W.shape)}, expected (*batch, {self.out_dim}, {self.in_dim}) for this loss"
+            )
+        return W
+
+    def chain_value_and_grads(self, chain) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Loss of the chain's end-to-end matrix and the gradient for every layer."""
+        W = self._check_w(_product(chain))
+        return self.value(W), _layer_gradients(chain, self.grad(W))
+
+
+def _data(X, Y, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    X = as_tensor("X", X, device=device, dtype=dtype)
+    Y = as_tensor("Y", Y, device=device, dtype=dtype)
+    if X.ndim == 1:
+        X = X[:, None]
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    if X.ndim != 2:
+        raise ValueError(f"X: got shape {tuple(X.shape)}, expected (n, d_in) with samples as rows")
+    if Y.ndim != 2:
+        raise ValueError(f"Y: got shape {tuple(Y.shape)}, expected (n, d_out) with samples as rows")
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(
+            f"Y: got {Y.shape[0]} rows but X has {X.shape[0]}; expected one row per sample in both"
+        )
+    if X.shape[0] == 0:
+        raise ValueError("X: got 0 samples, expected n >= 1")
+    return X, Y
+
+
+class SquaredError(Loss):
+    """``E(W) = 1/(2n) sum_i ||y_i - W x_i||^2`` (Saxe et al. Eq. (1); notebooks 01-02).
+
+    Stored through the covariances ``Sigma_xx = X^T X / n``, ``Sigma_yx = Y^T X / n`` and the
+    constant ``tr(Sigma_yy)/2``, so each evaluation costs O(d^3), not O(n d^2):
+    ``E = tr(Sigma_yy)/2 - <W, Sigma_yx> + tr(W Sigma_xx W^T)/2`` and ``dE/dW = W Sigma_xx - Sigma_yx``.
+    X: (n, d_in); Y: (n, d_out). Use ``from_covariances`` when only the covariances are known.
+    """
+
+    def __init__(self, X, Y, *, device=None, dtype=None):
+        X, Y = _data(X, Y, device, dtype)
+        n = X.shape[0]
+        self._set(X.T @ X / n, Y.T @ X / n, 0.5 * (Y * Y).sum() / n)
+
+    def _set(self, sxx, syx, const):
+        self.sigma_xx, self.sigma_yx, self.const = sxx, syx, const
+        self.in_dim, self.out_dim = sxx.shape[-1], syx.shape[-2]
+
+    @classmethod
+    def from_covariances(cls, sigma_xx, sigma_yx, sigma_yy_trace=0.0, *, device=None, dtype=None):
+        """The same loss from ``Sigma_xx`` (d_in, d_in), ``Sigma_yx`` (d_out, d_in) and ``tr(Sigma_yy)``."""
+        sxx = as_tensor("sigma_xx", sigma_xx, device=device, dtype=dtype, ndim_min=2)
+        syx = as_tensor("sigma_yx", sigma_yx, device=device, dtype=dtype, ndim_min=2)
+        if sxx.shape[-1] != sxx.shape[-2]:
+            raise ValueError(f"sigma_xx: got shape {tuple(sxx.shape)}, expected a square (d_in, d_in) matrix")
+        if syx.shape[-1] != sxx.shape[-1]:
+            raise ValueError(
+                f"sigma_yx: got shape {tuple(syx.shape)}, expected (d_out, {sxx.shape[-1]}) to match sigma_xx"
+            )
+        obj = cls.__new__(cls)
+        obj._set(sxx, syx, torch.as_tensor(0.5 * float(sigma_yy_trace), dtype=sxx.dtype, device=sxx.device))
+        return obj
+
+    def value(self, W):
+        return self.const - (W * self.sigma_yx).sum((-2, -1)) + 0.5 * ((W @ self.sigma_xx) * W).sum((-2, -1))
+
+    def grad(self, W):
+        return W @ self.sigma_xx - self.sigma_yx
+
+
+class LpLoss(Loss):
+    """``L_p(W) = 1/(p n) sum_i ||W x_i - y_i||_p^p`` for p >= 2 (Arora et al. 2018's l_p regression; notebook 04).
+
+    For p = 2 this equals ``SquaredError``. Gradient: ``1/n sum_i sign(r_i)|r_i|^{p-1} x_i^T`` with
+    residual ``r_i = W x_i - y_i``. X: (n, d_in); Y: (n, d_out).
+    """
+
+    def __init__(self, X, Y, p: float = 2.0, *, device=None, dtype=None):
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not p >= 2 or p != p or p == float("inf"):
+            raise ValueError(f"p: got {p!r}, expected a finite number p >= 2")
+        self.X, self.Y = _data(X, Y, device, dtype)
+        self.p = float(p)
+        self.in_dim, self.out_dim = self.X.shape[1], self.Y.shape[1]
+
+    def _residual(self, W):
+        return self.X @ W.transpose(-1, -2) - self.Y
+
+    def value(self, W):
+        r = self._residual(W)
+        return r.abs().pow(self.p).sum((-2, -1)) / (self.p * self.X.shape[0])
+
+    def grad(self, W):
+        r = self._residual(W)
+        g = torch.sign(r) * r.abs().pow(self.p - 1)
+        return g.transpose(-1, -2) @ self.X / self.X.shape[0]
+
+
+class DiagonalCompletion(Loss):
+    """Fit the diagonal of a target ``Phi`` (seed 000's matrix-completion task; notebook 04).
+
+    reduction ``"mean"``: ``1/d sum_i (W_ii - Phi_ii)^2`` (PyTorch's ``mse_loss`` on the diagonals,
+    the loss seed 000 differentiates and reports); ``"energy"``: ``1/2 sum_i (W_ii - Phi_ii)^2``
+    (seed 000's E and F). target: ``(*batch, d, d)``, one target per trial allowed.
+    """
+
+    def __init__(self, target, reduction: str = "mean", *, device=None, dtype=None):
+        t = as_tensor("target", target, device=device, dtype=dtype, ndim_min=2)
+        if t.shape[-1] != t.shape[-2]:
+            raise ValueError(f"target: got shape {tuple(t.shape)}, expected square (*batch, d, d)")
+        self.reduction = check_choice("reduction", reduction, ("mean", "energy"))
+        self.target_diag = torch.diagonal(t, dim1=-2, dim2=-1)
+        self.in_dim = self.out_dim = t.shape[-1]
+        self._factor = 1.0 / t.shape[-1] if reduction == "mean" else 0.5
+
+    def value(self, W):
+        diff = torch.diagonal(W, dim1=-2, dim2=-1) - self.target_diag
+        return self._factor * (diff * diff).sum(-1)
+
+    def grad(self, W):
+        diff = torch.diagonal(W, dim1=-2, dim2=-1) - self.target_diag
+        g = torch.diag_embed(2.0 * self._factor * diff)
+        return g.expand(*torch.broadcast_shapes(g.shape, W.shape)) if g.shape != W.shape else g
+
+
+class ChainLoss(Loss):
+    """Any scalar function of the whole chain, differentiated by autograd (for losses that do not
+    depend on the end-to-end matrix alone, e.g. regularisers or ReLU networks).
+
+    fn: ``fn(chain) -> Tensor`` of shape ``(*batch,)``.
+    """
+
+    def __init__(self, fn):
+        if not callable(fn):
+            raise ValueError(f"fn: got {type(fn).__name__}, expected a callable fn(chain) -> Tensor")
+        self.fn = fn
+
+    def __call__(self, chain):
+        return self.fn(validate_chain(chain))
+
+    def chain_value_and_grads(self, chain):
+        chain = validate_chain(chain)
+        with torch.enable_grad():
+            leaves = [w.detach().requires_grad_(True) for w in chain]
+            val = self.fn(leaves)
+            grads = torch.autograd.grad(val.sum(), leaves, allow_unused=True)
+        grads = [torch.zeros_like(w) if g is None else g for w, g in zip(leaves, grads)]
+        return val.detach(), grads
