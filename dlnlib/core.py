@@ -112,7 +112,8 @@ def check_positive(name: str, value, *, allow_tensor: bool = True):
     """Raise ValueError unless ``value`` is finite and > 0 (every entry, for a tensor)."""
     if isinstance(value, torch.Tensor) and allow_tensor:
         if value.numel() == 0 or not torch.isfinite(value).all() or not (value > 0).all():
-            raise ValueError(f"{name}: got {value.flatten()[:6].tolist()}, expected finite numbers > 0")
+            shown = ", ".join(f"{v:g}" for v in value.detach().flatten()[:6].tolist())
+            raise ValueError(f"{name}: got [{shown}], expected finite numbers > 0")
         return value
     if not _is_real(value) or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name}: got {value!r}, expected a finite number > 0")

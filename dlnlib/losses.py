@@ -21,6 +21,13 @@ class Loss:
 
     in_dim: int | None = None
     out_dim: int | None = None
+    # True when ``take`` can restrict the loss to a subset of trials (lets the engine drop stopped trials).
+    supports_take: bool = False
+
+    def take(self, index: torch.Tensor, batch: tuple) -> Loss:
+        """This loss for the flattened trials ``index`` of a batch of shape ``batch`` (per-trial data
+        indexed, shared data kept). Subclasses with ``supports_take = True`` implement it."""
+        raise NotImplementedError(f"{type(self).__name__} cannot select trials")
 
     def value(self, W: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
         raise NotImplementedError
@@ -47,6 +54,14 @@ class Loss:
         """Loss of the chain's end-to-end matrix and the gradient for every layer."""
         W = self._check_w(_product(chain))
         return self.value(W), _layer_gradients(chain, self.grad(W))
+
+
+def _take_trials(t: torch.Tensor, core_ndim: int, index: torch.Tensor, batch: tuple) -> torch.Tensor:
+    """Rows ``index`` of the trial-flattened ``t`` whose last ``core_ndim`` dims are per-trial data."""
+    if t.ndim == core_ndim:
+        return t  # shared by every trial
+    core = t.shape[t.ndim - core_ndim:]
+    return t.expand(*batch, *core).reshape(-1, *core)[index]
 
 
 def _data(X, Y, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,6 +117,15 @@ class SquaredError(Loss):
         obj._set(sxx, syx, torch.as_tensor(0.5 * float(sigma_yy_trace), dtype=sxx.dtype, device=sxx.device))
         return obj
 
+    supports_take = True
+
+    def take(self, index, batch):
+        obj = type(self).__new__(type(self))
+        obj._set(_take_trials(self.sigma_xx, 2, index, batch), _take_trials(self.sigma_yx, 2, index, batch),
+                 _take_trials(torch.as_tensor(self.const), 0, index, batch) if torch.as_tensor(self.const).ndim
+                 else self.const)
+        return obj
+
     def value(self, W):
         return self.const - (W * self.sigma_yx).sum((-2, -1)) + 0.5 * ((W @ self.sigma_xx) * W).sum((-2, -1))
 
@@ -122,6 +146,11 @@ class LpLoss(Loss):
         self.X, self.Y = _data(X, Y, device, dtype)
         self.p = float(p)
         self.in_dim, self.out_dim = self.X.shape[1], self.Y.shape[1]
+
+    supports_take = True
+
+    def take(self, index, batch):
+        return self  # the data are shared by all trials
 
     def _residual(self, W):
         return self.X @ W.transpose(-1, -2) - self.Y
@@ -152,6 +181,14 @@ class DiagonalCompletion(Loss):
         self.target_diag = torch.diagonal(t, dim1=-2, dim2=-1)
         self.in_dim = self.out_dim = t.shape[-1]
         self._factor = 1.0 / t.shape[-1] if reduction == "mean" else 0.5
+
+    supports_take = True
+
+    def take(self, index, batch):
+        obj = type(self).__new__(type(self))
+        obj.__dict__.update(self.__dict__)
+        obj.target_diag = _take_trials(self.target_diag, 1, index, batch)
+        return obj
 
     def value(self, W):
         diff = torch.diagonal(W, dim1=-2, dim2=-1) - self.target_diag

@@ -164,9 +164,24 @@ def gradient_descent(
         value, grads = loss.chain_value_and_grads(chain)
     lr_b = lr_t.expand(batch)
     device = ref.device
-    active = torch.ones(batch, dtype=torch.bool, device=device)
-    stopped_at = torch.full(batch, -1, dtype=torch.long, device=device)
-    diverged_at = torch.full(batch, -1, dtype=torch.long, device=device)
+    n_trials = value.numel()
+    # Working set: once most trials have stopped, the rest continue as a smaller batch. Only for
+    # losses that can restrict their per-trial data (``supports_take``); results are unchanged.
+    compact = tol is not None and n_trials > 1 and getattr(loss, "supports_take", False)
+    idx = None
+    if compact:
+        idx = torch.arange(n_trials, device=device)
+        chain = [w.reshape(n_trials, *w.shape[-2:]) for w in chain]
+        lr_b = lr_b.reshape(n_trials)
+        flat_loss = loss.take(idx, batch)
+        loss = flat_loss
+        value, grads = loss.chain_value_and_grads(chain)
+        full_chain = [w.clone() for w in chain]
+        full_value = value.clone()
+    state_shape = value.shape
+    active = torch.ones(state_shape, dtype=torch.bool, device=device)
+    stopped_at = torch.full(state_shape, -1, dtype=torch.long, device=device)
+    diverged_at = torch.full(state_shape, -1, dtype=torch.long, device=device)
     finite0 = torch.isfinite(value)
     limit = blowup * torch.clamp(torch.where(finite0, value, torch.ones_like(value)), min=1.0)
     hist: dict[str, list] = {k: [] for k in (*record, *callbacks)}
@@ -174,16 +189,30 @@ def gradient_descent(
     rec_steps: list[int] = []
     prev = None
     bar = None
-    if progress_enabled(progress, steps * max(1, active.numel())):
+    if progress_enabled(progress, steps * max(1, n_trials)):
         from tqdm.auto import tqdm
 
         bar = tqdm(total=steps, desc="gradient descent", leave=False)
+
+    def mark(arr, mask, t):
+        if idx is None:
+            return torch.where(mask, torch.full_like(arr, t), arr)
+        arr[idx[mask]] = t
+        return arr
+
+    def full_state():
+        if idx is None:
+            return chain, value
+        for fw, w in zip(full_chain, chain):
+            fw[idx] = w
+        full_value[idx] = value
+        return [fw.reshape(*batch, *fw.shape[-2:]) for fw in full_chain], full_value.reshape(batch)
 
     t = 0
     while True:
         bad = active & (~torch.isfinite(value) | (value > limit))
         if bool(bad.any()):
-            diverged_at = torch.where(bad, torch.full_like(diverged_at, t), diverged_at)
+            diverged_at = mark(diverged_at, bad, t)
             active = active & ~bad
             if prev is not None:
                 m = bad[..., None, None]
@@ -191,24 +220,34 @@ def gradient_descent(
                 value, grads = loss.chain_value_and_grads(chain)
         if tol is not None:
             hit = active & (value <= tol)
-            stopped_at = torch.where(hit, torch.full_like(stopped_at, t), stopped_at)
-            active = active & ~hit
+            if bool(hit.any()):
+                stopped_at = mark(stopped_at, hit, t)
+                active = active & ~hit
         done = t == steps or not bool(active.any())
         if t in rec_at or done:
             rec_steps.append(t)
-            shown = torch.where(diverged_at >= 0, torch.full_like(value, float("nan")), value)
+            c_full, v_full = full_state()
+            div_full = diverged_at.reshape(v_full.shape) >= 0
+            shown = torch.where(div_full, torch.full_like(v_full, float("nan")), v_full)
             hist["loss"].append(shown.detach().clone())
-            w_end = _product(chain) if ("end_to_end" in record or "singular_values" in record) else None
+            w_end = _product(c_full) if ("end_to_end" in record or "singular_values" in record) else None
             if "end_to_end" in record:
                 hist["end_to_end"].append(w_end.detach().clone())
             if "singular_values" in record:
                 hist["singular_values"].append(torch.linalg.svdvals(w_end).detach())
             if "chain" in record:
-                hist["chain"].append([w.detach().clone() for w in chain])
+                hist["chain"].append([w.detach().clone() for w in c_full])
             for name, fn in callbacks.items():
-                hist[name].append(torch.as_tensor(fn(chain)).detach().clone())
+                hist[name].append(torch.as_tensor(fn(c_full)).detach().clone())
         if done:
             break
+        if compact and 2 * int(active.sum()) <= active.numel() and active.numel() > 8:
+            full_state()
+            keep = active.nonzero().squeeze(1)
+            idx, active, limit, lr_b = idx[keep], active[keep], limit[keep], lr_b[keep]
+            chain = [w[keep] for w in chain]
+            loss = flat_loss.take(idx, (n_trials,))
+            value, grads = loss.chain_value_and_grads(chain)
         dirs = grads if direction is None else direction(chain, grads)
         step_lr = lr_b[..., None, None]
         prev = chain
@@ -225,6 +264,8 @@ def gradient_descent(
             bar.update(1)
     if bar is not None:
         bar.close()
+    chain, value = full_state()
+    stopped_at, diverged_at = stopped_at.reshape(batch), diverged_at.reshape(batch)
 
     history = {}
     for name, vals in hist.items():

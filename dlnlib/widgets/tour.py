@@ -34,7 +34,7 @@ def draw_depth_experiment(ax, result, depth: int, scale: float):
     """Plot one ``depth_experiment`` result on ``ax`` and return a one-line summary."""
     ax.clear()
     plot_losses(result, ax=ax, label=f"depth {depth}, init std {scale:g}", individual=3)
-    ax.set_title("layerwise GD on a 4x4 teacher (8 inits)")
+    ax.set_title(f"layerwise GD on a 4x4 teacher: depth {depth}, init std {scale:g}, 8 trials")
     ax.set_ylim(1e-6, 10)
     light_log_axis(ax)
     final = result.final_loss

@@ -1,0 +1,80 @@
+"""Notebook 01's slider: gradient descent and gradient flow on the scalar chain ``w2 w1 x ~ y``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from ..losses import SquaredError
+from ..plotting.gradients import plot_path, plot_scalar_landscape
+from ..train import gradient_descent, gradient_flow
+from . import SliderFigure, float_slider, make_figure
+
+__all__ = ["scalar_chain_paths", "scalar_chain_demo"]
+
+
+def _scalar_problem(w1, w2, x, y):
+    loss = SquaredError(torch.tensor([[x]]), torch.tensor([[y]]), device="cpu")
+    chain = [torch.tensor([[w1]], dtype=torch.float64), torch.tensor([[w2]], dtype=torch.float64)]
+    return chain, loss
+
+
+@lru_cache(maxsize=512)
+def _flow_path(w1, w2, x, y, horizon, points=120):
+    chain, loss = _scalar_problem(w1, w2, x, y)
+    flow = gradient_flow(chain, loss, np.linspace(0.0, horizon, points), rtol=1e-8, atol=1e-10)
+    return np.stack([flow.chains[0][:, 0, 0].numpy(), flow.chains[1][:, 0, 0].numpy()], axis=1)
+
+
+@lru_cache(maxsize=512)
+def _gd_path(w1, w2, eta, x, y, horizon):
+    chain, loss = _scalar_problem(w1, w2, x, y)
+    steps = max(1, round(horizon / eta))
+    res = gradient_descent(chain, loss, lr=eta, steps=steps, record=("loss", "chain"), progress=False)
+    path = np.stack([res.history["chain"][0][:, 0, 0].numpy(), res.history["chain"][1][:, 0, 0].numpy()], axis=1)
+    return path, bool(res.diverged), int(res.diverged_at)
+
+
+def scalar_chain_paths(w1: float, w2: float, eta: float, *, x: float = 1.0, y: float = 1.0, horizon: float = 6.0):
+    """Gradient-flow path (t in [0, horizon]) and GD path (horizon/eta steps) from (w1, w2), each (T, 2).
+
+    Returns ``(flow_path, gd_path, diverged, diverged_at)``; cached, so revisiting a setting is instant.
+    """
+    flow = _flow_path(float(w1), float(w2), float(x), float(y), float(horizon))
+    gd, diverged, at = _gd_path(float(w1), float(w2), float(eta), float(x), float(y), float(horizon))
+    return flow, gd, diverged, at
+
+
+def scalar_chain_demo(w1: float = 0.1, w2: float = 1.8, eta: float = 0.2, *, x: float = 1.0, y: float = 1.0):
+    """Sliders for w1(0), w2(0) and eta over the landscape of ``1/2 (y - w2 w1 x)^2``; flow vs GD paths."""
+    fig, axes = make_figure(1, 1, figsize=(5.2, 5.0))
+    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.1, top=0.93)
+    ax = axes[0, 0]
+    plot_scalar_landscape(ax, x=x, y=y)
+    flow_line = plot_path(ax, np.zeros((2, 2)), start=False, color="tab:orange", lw=2, label="gradient flow")
+    gd_line = plot_path(ax, np.zeros((2, 2)), start=False, color="tab:red", lw=1, marker=".", ms=3,
+                        label="gradient descent")
+    (start,) = ax.plot([w1], [w2], "o", color="black", ms=6)
+    ax.legend(loc="lower left", frameon=True, fontsize=9)
+    title = ax.set_title("")
+    sliders = {
+        "w1": float_slider("w1(0)", w1, -2.0, 2.0, 0.1),
+        "w2": float_slider("w2(0)", w2, -2.0, 2.0, 0.1),
+        "eta": float_slider("eta", eta, 0.02, 1.2, 0.02),
+    }
+
+    def update(w1, w2, eta):
+        flow, gd, diverged, at = scalar_chain_paths(w1, w2, eta, x=x, y=y)
+        flow_line.set_data(flow[:, 0], flow[:, 1])
+        gd_line.set_data(gd[:, 0], gd[:, 1])
+        start.set_data([w1], [w2])
+        if diverged:
+            title.set_text(f"eta = {eta:.2f}: gradient descent diverged at step {at}")
+            return f"gradient descent diverged at step {at} (eta too large for this start)"
+        drift = abs((gd[-1, 0] ** 2 - gd[-1, 1] ** 2) - (w1**2 - w2**2))
+        title.set_text(f"eta = {eta:.2f}: w1^2 - w2^2 drifted by {drift:.3g}")
+        return f"{len(gd) - 1} GD steps; flow conserves w1^2 - w2^2, GD drifts by {drift:.3g}"
+
+    return SliderFigure(fig, axes, sliders, update)
