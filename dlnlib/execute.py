@@ -52,9 +52,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="Execute notebooks in place with outputs (CI's environment).")
     p.add_argument("paths", nargs="+")
     p.add_argument("--timeout", type=int, default=600)
+    p.add_argument("--no-save", action="store_true", help="run only (figures are still written); keep the files")
     args = p.parse_args(argv)
     for path in args.paths:
-        _, seconds = execute_notebook(path, timeout=args.timeout)
+        _, seconds = execute_notebook(path, timeout=args.timeout, save=not args.no_save)
         print(f"{path}: executed in {seconds:.1f} s", file=sys.stderr)
     return 0
 

@@ -3,7 +3,8 @@
 Every builder returns a ``SliderFigure``: its ``sliders`` (name -> ipywidget), the matplotlib
 ``fig`` and ``axes``, the ``image`` widget showing the rendered figure, and ``timings_ms`` of each
 redraw. Setting ``handle.sliders["depth"].value = 4`` recomputes and redraws without a kernel
-front-end, which is how the tests drive them. Topic builders live in submodules.
+front-end, which is how the tests drive them. Topic builders live in submodules and are named
+``<something>_demo``; every argument has a default, so ``all_demos()`` can build each one.
 """
 
 from __future__ import annotations
@@ -15,10 +16,20 @@ from collections.abc import Callable
 import ipywidgets as w
 from matplotlib.figure import Figure
 
-__all__ = ["SliderFigure", "render_png", "make_figure", "light_log_axis", "float_slider", "int_slider", "PRESENT_RC"]
+__all__ = [
+    "PRESENT_RC",
+    "SliderFigure",
+    "all_demos",
+    "float_slider",
+    "int_slider",
+    "light_log_axis",
+    "make_figure",
+    "render_png",
+    "slider_grid",
+]
 
 # Readable from the back of a lecture hall: used by every slider figure.
-PRESENT_RC = {"font.size": 12, "axes.titlesize": 13, "axes.labelsize": 12, "legend.fontsize": 10}
+PRESENT_RC = {"font.size": 13, "axes.titlesize": 13, "axes.labelsize": 13, "legend.fontsize": 11}
 
 
 def make_figure(nrows: int = 1, ncols: int = 1, *, figsize=(9.0, 3.6)):
@@ -78,7 +89,7 @@ class SliderFigure:
     update: ``update(**values)`` redraws the axes (and may return a status string shown below).
     """
 
-    def __init__(self, fig, axes, sliders: dict, update: Callable[..., str | None], *, dpi: int = 72):
+    def __init__(self, fig, axes, sliders: dict, update: Callable[..., str | None], *, dpi: int = 80):
         self.fig, self.axes, self.sliders, self._update, self.dpi = fig, axes, dict(sliders), update, dpi
         self.image = w.Image(format="png")
         self.status = w.HTML()
@@ -88,7 +99,24 @@ class SliderFigure:
             s.observe(self._on_change, names="value")
         controls = w.HBox(list(self.sliders.values()), layout=w.Layout(flex_flow="row wrap"))
         self.ui = w.VBox([controls, self.image, self.status])
+        self._fix_layout()
         self.refresh()
+
+    def _fix_layout(self) -> None:
+        """Solve a constrained layout once with the default values drawn, then keep those positions:
+        no label is clipped, and redraws skip the layout solver (the slowest part of a redraw)."""
+        import matplotlib as mpl
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        with mpl.rc_context(PRESENT_RC):
+            self._update(**self.values)
+            self.fig.set_layout_engine("constrained")
+            canvas = self.fig.canvas if isinstance(self.fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(self.fig)
+            self.fig.set_dpi(self.dpi)
+            canvas.draw()
+            self.fig.set_layout_engine("none")
+        # Shown at its natural pixel size: scaling a bitmap up blurs it on a projector.
+        self.image.layout = w.Layout(width=f"{int(self.fig.get_figwidth() * self.dpi)}px", max_width="100%")
 
     @property
     def values(self) -> dict:
@@ -111,3 +139,31 @@ class SliderFigure:
 
     def _repr_mimebundle_(self, **kwargs):
         return self.ui._repr_mimebundle_(**kwargs)
+
+
+def all_demos() -> dict:
+    """Every slider builder of the series: ``"<module>.<name>_demo" -> builder`` (imports the submodules)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    demos = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        mod = importlib.import_module(f"{__name__}.{info.name}")
+        for name, fn in inspect.getmembers(mod, inspect.isfunction):
+            if name.endswith("_demo") and fn.__module__ == mod.__name__:
+                demos[f"{info.name}.{name}"] = fn
+    return demos
+
+
+def slider_grid(slider, points: int = 3) -> list:
+    """Values to drive a slider through: ``points`` values spread from min to max (or every option),
+    excluding the current value."""
+    if hasattr(slider, "options"):
+        values = [o[1] if isinstance(o, tuple) else o for o in slider.options]
+    elif isinstance(slider, w.IntSlider):
+        values = sorted({round(slider.min + k * (slider.max - slider.min) / (points - 1)) for k in range(points)})
+    else:
+        raw = [slider.min + k * (slider.max - slider.min) / (points - 1) for k in range(points)]
+        values = [round(round((v - slider.min) / slider.step) * slider.step + slider.min, 10) for v in raw]
+    return [v for v in values if v != slider.value]

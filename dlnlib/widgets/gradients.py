@@ -50,7 +50,6 @@ def scalar_chain_paths(w1: float, w2: float, eta: float, *, x: float = 1.0, y: f
 def scalar_chain_demo(w1: float = 0.1, w2: float = 1.8, eta: float = 0.2, *, x: float = 1.0, y: float = 1.0):
     """Sliders for w1(0), w2(0) and eta over the landscape of ``1/2 (y - w2 w1 x)^2``; flow vs GD paths."""
     fig, axes = make_figure(1, 1, figsize=(5.2, 5.0))
-    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.1, top=0.93)
     ax = axes[0, 0]
     plot_scalar_landscape(ax, x=x, y=y)
     flow_line = plot_path(ax, np.zeros((2, 2)), start=False, color="tab:orange", lw=2, label="gradient flow")
