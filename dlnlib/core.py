@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Sequence
 from functools import cache
 
@@ -28,12 +29,20 @@ __all__ = [
 
 @cache
 def _auto_device() -> torch.device:
-    # Resolved once per process: CUDA when a device is visible, CPU otherwise.
+    # Resolved once per process: $DLNLIB_DEVICE if set (e.g. "cpu" to pin a GPU machine to the CPU),
+    # else CUDA when a device is visible, else the CPU.
+    forced = os.environ.get("DLNLIB_DEVICE")
+    if forced:
+        try:
+            return torch.device(forced)
+        except RuntimeError as exc:
+            raise ValueError(f"DLNLIB_DEVICE: got {forced!r}, expected 'cpu', 'cuda' or 'cuda:<index>'") from exc
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
 
 def get_device(device: str | torch.device | None = "auto") -> torch.device:
-    """The torch device dlnlib computes on; ``"auto"`` (or None) picks CUDA when available.
+    """The torch device dlnlib computes on; ``"auto"`` (or None) picks ``$DLNLIB_DEVICE`` if set, else CUDA
+    when available, else the CPU (resolved once per process).
 
     device: "auto", None, "cpu", "cuda", "cuda:0" or a ``torch.device``.
     """

@@ -107,3 +107,16 @@ def test_get_device_resolves_auto_and_rejects_garbage():
     assert dlnlib.get_device("cpu") == torch.device("cpu")
     with pytest.raises(ValueError, match="device: got 'gpu0'"):
         dlnlib.get_device("gpu0")
+
+
+def test_dlnlib_device_environment_variable_pins_auto():
+    import subprocess
+    import sys
+
+    code = "import dlnlib; print(dlnlib.get_device())"
+    out = subprocess.run([sys.executable, "-c", code], env={**__import__("os").environ, "DLNLIB_DEVICE": "cpu"},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "cpu"
+    bad = subprocess.run([sys.executable, "-c", code], env={**__import__("os").environ, "DLNLIB_DEVICE": "gpu"},
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "DLNLIB_DEVICE: got 'gpu'" in bad.stderr
