@@ -12,7 +12,8 @@ import torch
 
 from .core import check_int, check_nonneg, get_device, make_generator, resolve_dtype
 
-__all__ = ["teacher_regression", "completion_targets", "whitened_gaussian"]
+__all__ = ["teacher_regression", "completion_targets", "whitened_gaussian", "hierarchical_tree",
+           "sklearn_regression", "gas_sensor", "two_point_regression", "sklearn_binary"]
 
 
 def teacher_regression(
@@ -56,3 +57,183 @@ def completion_targets(d: int, trials=(), *, generator=None, seed=None, device=N
     gen = make_generator(seed=seed, generator=generator)
     phi = torch.randn(*shape, d, d, generator=gen, dtype=torch.float64)
     return phi.to(get_device(device), resolve_dtype(dtype))
+
+
+def hierarchical_tree(levels: int = 3, branching: int = 2, *, device=None, dtype=None):
+    """Items at the leaves of a tree and one feature per tree node (Saxe et al.'s hierarchical data; notebook 02).
+
+    P = branching**levels items, one-hot inputs scaled by sqrt(P) so that ``Sigma_xx = X^T X / P = I``;
+    ``Y[p, k] = 1`` when item p lies below node k (nodes listed level by level, root first). The
+    singular values of ``Sigma_yx`` fall level by level: broad distinctions have the strongest modes.
+    Returns ``(X, Y)`` with X (P, P) and Y (P, number of nodes).
+    """
+    levels = check_int("levels", levels, minimum=1)
+    branching = check_int("branching", branching, minimum=2)
+    n_items = branching**levels
+    columns = []
+    for level in range(levels + 1):
+        size = n_items // branching**level
+        for k in range(branching**level):
+            col = torch.zeros(n_items, dtype=torch.float64)
+            col[k * size:(k + 1) * size] = 1.0
+            columns.append(col)
+    x = math.sqrt(n_items) * torch.eye(n_items, dtype=torch.float64)
+    y = torch.stack(columns, 1)
+    dev, dt = get_device(device), resolve_dtype(dtype)
+    return x.to(dev, dt), y.to(dev, dt)
+
+
+SKLEARN_REGRESSION = ("diabetes", "linnerud")
+
+
+def _standardize_columns(a: torch.Tensor) -> torch.Tensor:
+    std = a.std(0, unbiased=False)
+    return (a - a.mean(0)) / torch.where(std > 0, std, torch.ones_like(std))
+
+
+def sklearn_regression(name: str, *, standardize: bool = True, device=None, dtype=None):
+    """A real regression set bundled with scikit-learn (no download): ``"diabetes"`` or ``"linnerud"`` (notebook 04).
+
+    diabetes: 442 patients, 10 baseline variables -> disease progression after one year (1 output);
+    linnerud: 20 men, 3 exercise counts -> 3 physiological measurements (3 outputs).
+    standardize: centre every column of X and Y and scale it to unit variance (so learning rates are
+    comparable across sets). Returns ``(X, Y)`` with X (n, d_in) and Y (n, d_out).
+    """
+    from .core import check_choice
+
+    check_choice("name", name, SKLEARN_REGRESSION)
+    from sklearn import datasets
+
+    loader = {"diabetes": datasets.load_diabetes, "linnerud": datasets.load_linnerud}[name]
+    x, y = loader(return_X_y=True)
+    x = torch.as_tensor(x, dtype=torch.float64)
+    y = torch.as_tensor(y, dtype=torch.float64).reshape(x.shape[0], -1)
+    if standardize:
+        x, y = _standardize_columns(x), _standardize_columns(y)
+    dev, dt = get_device(device), resolve_dtype(dtype)
+    return x.to(dev, dt), y.to(dev, dt)
+
+
+GAS_NAMES = {1: "ethanol", 2: "ethylene", 3: "ammonia", 4: "acetaldehyde", 5: "acetone", 6: "toluene"}
+
+
+def _parse_gas_line(line: str, where: str, n_features: int | None):
+    head, *pairs = line.split()
+    try:
+        label, conc = head.split(";")
+        gas, conc = int(float(label)), float(conc)
+        feats = {}
+        for pair in pairs:
+            k, v = pair.split(":")
+            feats[int(k)] = float(v)
+    except ValueError as exc:
+        raise ValueError(f"path: {where} is not in the UCI format 'class;concentration 1:v1 2:v2 ...'") from exc
+    size = max(feats) if feats else 0
+    if n_features is not None and size != n_features:
+        raise ValueError(f"path: {where} has {size} features, expected {n_features} like the lines before it")
+    row = [feats.get(k, 0.0) for k in range(1, size + 1)]
+    return gas, conc, row
+
+
+def gas_sensor(path, *, gas: int = 1, standardize: bool = False, device=None, dtype=None):
+    """UCI 'Gas Sensor Array Drift Dataset at Different Concentrations' (Vergara 2013), one gas (notebook 04).
+
+    Arora, Cohen & Hazan (2018) regress the ethanol concentration (gas class 1) on the 128 sensor
+    features. path: a batch file (``batch1.dat``), or a folder whose ``batch*.dat`` files are read in
+    numeric order; lines look like ``1;10.000000 1:15596.16 2:1.868 ...`` (class;concentration, then
+    1-based feature:value pairs). gas: class 1-6 (1 ethanol, 2 ethylene, 3 ammonia, 4 acetaldehyde,
+    5 acetone, 6 toluene). standardize: centre and scale every column of X and y.
+    Returns ``(X, y)`` with X (n, features) and y (n, 1) the concentrations in ppm.
+    """
+    import re
+    from pathlib import Path
+
+    if gas not in GAS_NAMES:
+        raise ValueError(f"gas: got {gas!r}, expected a class in 1-6 ({GAS_NAMES})")
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(p.glob("batch*.dat"), key=lambda f: int(re.sub(r"\D", "", f.stem) or 0))
+        if not files:
+            raise ValueError(f"path: folder {str(p)!r} has no batch*.dat files, expected the UCI batch files")
+    elif p.is_file():
+        files = [p]
+    else:
+        raise ValueError(f"path: got {str(p)!r}, which does not exist; expected a UCI batch file or its folder")
+    rows, conc, n_features = [], [], None
+    for f in files:
+        for i, line in enumerate(f.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
+            g, c, row = _parse_gas_line(line, f"{f.name} line {i}", n_features)
+            n_features = len(row)
+            if g == gas:
+                rows.append(row)
+                conc.append(c)
+    if not rows:
+        raise ValueError(f"gas: no sample of class {gas} ({GAS_NAMES[gas]}) in {[f.name for f in files]}")
+    x = torch.tensor(rows, dtype=torch.float64)
+    y = torch.tensor(conc, dtype=torch.float64)[:, None]
+    if standardize:
+        x, y = _standardize_columns(x), _standardize_columns(y)
+    dev, dt = get_device(device), resolve_dtype(dtype)
+    return x.to(dev, dt), y.to(dev, dt)
+
+
+def two_point_regression(lambda2: float = 0.01, lambda1: float = 1.0, *, device=None, dtype=None):
+    """The AGD paper's two-sample data (Sections 4.2-4.4): x1 = (sqrt(2 l1), 0), x2 = (0, sqrt(2 l2)), y = (1, 1).
+
+    l1, l2 are ``lambda1``, ``lambda2``, and ``X X^T / n = diag(lambda1, lambda2)``: lambda2 = 0.01 is
+    Section 4.2's set, lambda2 = 4e-4 that of Section 4.4 (x2 = (0, sqrt(2) * 0.02)).
+    Returns ``(X, y)`` with X (2, 2) and y (2,) (scalar targets).
+    """
+    for name, v in (("lambda1", lambda1), ("lambda2", lambda2)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+            raise ValueError(f"{name}: got {v!r}, expected a finite number > 0")
+    x = torch.tensor([[math.sqrt(2 * lambda1), 0.0], [0.0, math.sqrt(2 * lambda2)]], dtype=torch.float64)
+    y = torch.ones(2, dtype=torch.float64)
+    dev, dt = get_device(device), resolve_dtype(dtype)
+    return x.to(dev, dt), y.to(dev, dt)
+
+
+SKLEARN_BINARY = ("digits", "breast_cancer")
+
+
+def sklearn_binary(name: str, *, test_fraction: float = 0.3, seed: int = 0, device=None, dtype=None):
+    """A two-class task bundled with scikit-learn (no download), labels -1/+1, split into train and test (notebook 05).
+
+    ``"digits"``: the 8x8 digits 3 (label -1) and 8 (+1), pixels divided by 16 (to [0, 1]) and the pixels
+    that are constant on the training set dropped (the AGD paper's MNIST 3-vs-8 task, at a smaller scale);
+    ``"breast_cancer"``: Wisconsin diagnostic, malignant -1 / benign +1, 30 features standardised with the
+    training mean and standard deviation. The split is stratified (the same fraction of each class in the
+    test set), drawn with ``seed``. Returns ``(X_train, y_train, X_test, y_test)`` with X (n, d), y (n,).
+    """
+    from sklearn import datasets
+
+    from .core import check_choice
+
+    check_choice("name", name, SKLEARN_BINARY)
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) or not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction: got {test_fraction!r}, expected a number in (0, 1)")
+    if name == "digits":
+        x, t = datasets.load_digits(return_X_y=True)
+        keep = (t == 3) | (t == 8)
+        x, y = torch.as_tensor(x[keep] / 16.0), torch.where(torch.as_tensor(t[keep]) == 3, -1.0, 1.0)
+    else:
+        x, t = datasets.load_breast_cancer(return_X_y=True)
+        x, y = torch.as_tensor(x), torch.where(torch.as_tensor(t) == 0, -1.0, 1.0)
+    x, y = x.to(torch.float64), y.to(torch.float64)
+    gen = make_generator(seed=seed)
+    test = torch.zeros(len(y), dtype=torch.bool)
+    for label in (-1.0, 1.0):
+        idx = torch.nonzero(y == label).flatten()
+        idx = idx[torch.randperm(len(idx), generator=gen)]
+        test[idx[: round(test_fraction * len(idx))]] = True
+    x_tr, x_te = x[~test], x[test]
+    if name == "digits":
+        varies = x_tr.std(0) > 0
+        x_tr, x_te = x_tr[:, varies], x_te[:, varies]
+    else:
+        mean, std = x_tr.mean(0), x_tr.std(0, unbiased=False)
+        x_tr, x_te = (x_tr - mean) / std, (x_te - mean) / std
+    dev, dt = get_device(device), resolve_dtype(dtype)
+    return tuple(a.to(dev, dt) for a in (x_tr, y[~test], x_te, y[test]))

@@ -1,0 +1,123 @@
+"""Notebook 02's sliders: the (a, b) phase portrait with gradient descent, and exact learning curves by depth."""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from ..plotting.saxe import PhaseDemoView
+from ..saxe import ab_gradient_descent, ab_trajectory, deep_mode_strength, learning_time
+from . import SliderFigure, float_slider, int_slider, make_figure
+
+__all__ = [
+    "phase_demo_data",
+    "phase_portrait_demo",
+    "depth_curves",
+    "DepthView",
+    "draw_depth_curves",
+    "depth_delay_demo",
+]
+
+MAX_GD_STEPS = 400
+
+
+@lru_cache(maxsize=512)
+def phase_demo_data(s: float, a0: float, b0: float, eta: float, t_max: float = 10.0):
+    """Gradient flow and gradient descent on (9)-(10) from (a0, b0) up to time ``t_max`` (tau = 1).
+
+    GD takes min(ceil(t_max / eta), 400) steps; iterate k is plotted at t = eta k. Returns
+    ``(flow, gd)``, each a triple (t, a, b) of numpy arrays. Cached: revisiting a slider setting is free.
+    """
+    times = np.linspace(0.0, t_max, 300)
+    a_f, b_f = ab_trajectory(a0, b0, s, times, rtol=1e-8, atol=1e-10)
+    steps = min(math.ceil(t_max / eta), MAX_GD_STEPS)
+    with torch.no_grad():
+        a_g, b_g = ab_gradient_descent(a0, b0, s, eta, steps)
+    flow = (times, a_f.numpy(), b_f.numpy())
+    gd = (eta * np.arange(steps + 1), a_g.numpy(), b_g.numpy())
+    return flow, gd
+
+
+def phase_portrait_demo(s: float = 1.0, a0: float = -1.2, b0: float = 1.4, eta: float = 0.15) -> SliderFigure:
+    """Sliders for s, the initial point (a0, b0) and the learning rate eta: the (a, b) phase plane with the
+    gradient-flow path and the GD iterates, and a^2 - b^2 over time (flow: constant; GD: drifts)."""
+    fig, axes = make_figure(1, 2, figsize=(10.0, 4.4))
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.13, top=0.91, wspace=0.22)
+    view = PhaseDemoView(axes[0])
+    sliders = {
+        "s": float_slider("s", s, 0.2, 2.0, 0.1),
+        "a0": float_slider("a0", a0, -2.0, 2.0, 0.1),
+        "b0": float_slider("b0", b0, -2.0, 2.0, 0.1),
+        "eta": float_slider("η", eta, 0.02, 1.0, 0.02),
+    }
+
+    def update(s, a0, b0, eta):
+        flow, gd = phase_demo_data(round(s, 6), round(a0, 6), round(b0, 6), round(eta, 6))
+        return view.update(s, a0, b0, eta, flow, gd)
+
+    return SliderFigure(fig, axes, sliders, update)
+
+
+@lru_cache(maxsize=256)
+def depth_curves(s: float, log10_u0: float, max_depth: int = 6, t_max: float = 40.0):
+    """Balanced mode strengths u(t)/s for depths 1..max_depth from the same end-to-end u0 = s 10^log10_u0
+    (closed forms for depth <= 2, the scalar ODE beyond), and each depth's time to reach u = s/2."""
+    u0 = s * 10.0**log10_u0
+    t = torch.linspace(0.0, t_max, 400, dtype=torch.float64)
+    # rtol 1e-7 is far below what a plot resolves, and keeps first visits of a slider setting fast.
+    curves = torch.stack([deep_mode_strength(t, s, u0, n, rtol=1e-7) / s for n in range(1, max_depth + 1)], 1)
+    half = [float(learning_time(s, u0, s / 2, depth=n)) if u0 < s / 2 else 0.0 for n in range(1, max_depth + 1)]
+    return t.numpy(), curves.numpy(), half
+
+
+class DepthView:
+    """``depth_curves`` on one axes with the chosen depth highlighted, built once and updated in place."""
+
+    def __init__(self, ax, max_depth: int = 6, t_max: float = 40.0):
+        self.ax = ax
+        self.lines = [ax.plot([], [], color=f"C{n - 1}", lw=0.9, alpha=0.55, label=f"N = {n}")[0]
+                      for n in range(1, max_depth + 1)]
+        self.marker = ax.axvline(0.0, color="0.3", ls=":", lw=1.2)
+        ax.set_ylim(0, 1.05)
+        ax.set_xlim(0, t_max)
+        ax.set_xlabel("time t")
+        ax.set_ylabel("u(t) / s")
+        ax.set_title("balanced mode strength by depth N", fontsize=10)
+        ax.legend(frameon=False, fontsize=8, ncol=2, loc="lower right")
+
+    def update(self, s: float, log10_u0: float, depth: int) -> str:
+        t, curves, half = depth_curves(s, log10_u0)
+        for n, line in enumerate(self.lines, start=1):
+            chosen = n == depth
+            line.set_data(t, curves[:, n - 1])
+            line.set_linewidth(2.6 if chosen else 0.9)
+            line.set_alpha(1.0 if chosen else 0.55)
+        self.marker.set_xdata([half[depth - 1]] * 2)
+        self.marker.set_color(f"C{depth - 1}")
+        return (f"s = {s:.3g}, u0 = s·1e{log10_u0:.2g}: depth {depth} reaches u = s/2 at t = {half[depth - 1]:.3g}"
+                f" (depth 2: {half[1]:.3g})")
+
+
+def draw_depth_curves(ax, s: float, log10_u0: float, depth: int) -> str:
+    """A static ``DepthView`` (the figure behind notebook 02's depth sliders); returns its summary line."""
+    return DepthView(ax).update(s, log10_u0, depth)
+
+
+def depth_delay_demo(s: float = 1.0, log10_u0: float = -3.0, depth: int = 3) -> SliderFigure:
+    """Sliders for s, the initial strength (log10 of u0/s) and the highlighted depth N: exact learning curves
+    of a balanced mode for N = 1..6 (Saxe et al.'s depth delay)."""
+    fig, axes = make_figure(1, 1, figsize=(7.5, 3.8))
+    view = DepthView(axes[0, 0])
+    sliders = {
+        "s": float_slider("s", s, 0.25, 2.0, 0.25),
+        "log10_u0": float_slider("log10 u0/s", log10_u0, -6.0, -0.5, 0.5),
+        "depth": int_slider("depth N", depth, 1, 6),
+    }
+
+    def update(s, log10_u0, depth):
+        return view.update(round(s, 6), round(log10_u0, 6), depth)
+
+    return SliderFigure(fig, axes, sliders, update)
