@@ -1,0 +1,202 @@
+"""Exercises of notebook 04 (the end-to-end dynamics; Arora, Cohen & Hazan 2018).
+
+4.1  ``psd_power(S, alpha)``: fractional power of a symmetric PSD matrix, exact for singular S;
+4.2  ``preconditioned_gradient(W, grad, N)``: ``sum_j (W W^T)^{(j-1)/N} G (W^T W)^{(N-j)/N}``, against
+     dlnlib's eigenbasis implementation (non-square, singular and batched W);
+4.3  ``single_output_update(w, grad, N)``: ``||w||^{2-2/N} (g + (N-1) Pr_w g)`` for a 1 x d end-to-end row.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..endtoend import preconditioned_gradient as _library_preconditioned
+from ..endtoend import psd_power as _library_psd_power
+from . import Exercise, call_student, compare, register
+
+__all__ = ["psd_power_reference", "preconditioned_gradient_reference", "single_output_reference"]
+
+
+def _nan_message(got, what: str) -> str | None:
+    if isinstance(got, torch.Tensor) and not torch.isfinite(got).all():
+        return f"the result contains NaN or inf {what}"
+    return None
+
+
+# ----------------------------------------------------------------------------------- 4.1
+
+
+def psd_power_reference(S, alpha):
+    """S^alpha = Q diag(lambda^alpha) Q^T, with eigenvalues below rounding level set to exactly 0."""
+    evals, Q = torch.linalg.eigh(S)
+    tol = 8 * S.shape[-1] * torch.finfo(S.dtype).eps * evals.abs().amax(-1, keepdim=True)
+    evals = torch.where(evals > tol, evals, torch.zeros_like(evals))  # clamp: no NaN from tiny negatives
+    return Q @ torch.diag_embed(evals ** alpha) @ Q.transpose(-1, -2)
+
+
+def _psd(d, rank, batch, gen):
+    b = torch.randn(*batch, d, rank, generator=gen, dtype=torch.float64)
+    return b @ b.transpose(-1, -2)
+
+
+def _cases_4_1():
+    specs = [(3, 3, (), 0.5), (4, 4, (), 1 / 3), (3, 1, (), 0.5), (4, 2, (2,), 2 / 3), (5, 3, (3,), 0.25),
+             (2, 2, (), 1.5)]
+    for seed, (d, rank, batch, alpha) in enumerate(specs):
+        gen = torch.Generator().manual_seed(400 + seed)
+        yield {"S": _psd(d, rank, batch, gen), "alpha": alpha}
+
+
+def _judge_4_1(student, reference, case):
+    S, alpha = case["S"], case["alpha"]
+    got = call_student(student, S.clone(), alpha)
+    singular = torch.linalg.matrix_rank(S).min() < S.shape[-1]
+    msg = _nan_message(got, "for a singular S: eigh returns tiny negative eigenvalues there; clamp them "
+                            "to 0 before taking the power" if singular else
+                       "(S ** alpha takes powers of the entries, some negative; diagonalise S instead)")
+    if msg:
+        return msg
+    expected = _library_psd_power(S, alpha)
+    alternatives = {"took the power of every entry (S ** alpha), not of the matrix": S.abs() ** alpha * S.sign()}
+    if singular:
+        evals, Q = torch.linalg.eigh(S)
+        unclamped = Q @ torch.diag_embed(evals.clamp(min=0) ** alpha) @ Q.transpose(-1, -2)
+        alternatives["not exact on a singular S (set eigenvalues below rounding level to 0)"] = unclamped
+    return compare(got, expected, name="S^alpha", alternatives=alternatives, rtol=1e-7, atol=1e-10)
+
+
+register(Exercise(
+    id="4.1",
+    title="Fractional power of a symmetric positive semi-definite matrix",
+    reference=psd_power_reference,
+    cases=_cases_4_1,
+    judge=_judge_4_1,
+    hints=[
+        "Diagonalise: S = Q diag(lambda) Q^T with torch.linalg.eigh (batched, ascending eigenvalues); then "
+        "S^alpha = Q diag(lambda^alpha) Q^T. torch.diag_embed builds the diagonal matrices for a batch.",
+        "For a singular S, eigh returns the zero eigenvalues as tiny numbers of either sign (about 1e-16 "
+        "times the largest). A negative one gives NaN under a fractional power, and a tiny positive one gives "
+        "lambda^{1/3} ~ 1e-6 instead of 0. Set every eigenvalue below 8 * d * eps * lambda_max to exactly 0 "
+        "(eps = torch.finfo(S.dtype).eps).",
+    ],
+))
+
+
+# ----------------------------------------------------------------------------------- 4.2
+
+
+def preconditioned_gradient_reference(W, grad, N):
+    """sum_{j=1}^N (W W^T)^{(j-1)/N} grad (W^T W)^{(N-j)/N}, one fractional power per term."""
+    from dlnlib.endtoend import psd_power
+
+    left, right = W @ W.transpose(-1, -2), W.transpose(-1, -2) @ W
+    return sum(psd_power(left, (j - 1) / N) @ grad @ psd_power(right, (N - j) / N) for j in range(1, N + 1))
+
+
+def _cases_4_2():
+    specs = [((3, 3), (), 3, 3), ((2, 2), (4,), 2, 2), ((3, 3), (), 3, 1), ((2, 4), (), 3, 2), ((4, 2), (2,), 4, 2),
+             ((3, 3), (2,), 1, 3), ((1, 5), (), 3, 1)]
+    for seed, ((m, n), batch, N, rank) in enumerate(specs):
+        gen = torch.Generator().manual_seed(420 + seed)
+        W = (torch.randn(*batch, m, rank, generator=gen, dtype=torch.float64)
+             @ torch.randn(*batch, rank, n, generator=gen, dtype=torch.float64))
+        yield {"W": W, "grad": torch.randn(*batch, m, n, generator=gen, dtype=torch.float64), "N": N}
+
+
+def _judge_4_2(student, reference, case):
+    W, G, N = case["W"], case["grad"], case["N"]
+    got = call_student(student, W.clone(), G.clone(), N)
+    singular = min(W.shape[-2:]) > torch.linalg.matrix_rank(W).min()
+    msg = _nan_message(got, "for a rank-deficient W: use fractional powers that clamp tiny eigenvalues "
+                            "(exercise 4.1 or dlnlib.endtoend.psd_power)" if singular else "")
+    if msg:
+        return msg
+    expected = _library_preconditioned(W, G, N)
+    left, right = W @ W.transpose(-1, -2), W.transpose(-1, -2) @ W
+    alternatives = {}
+    if N > 1:
+        alternatives["divided by N (that is seed 000's Eq. (1) scaling; Arora et al.'s Theorem 1 has no 1/N)"] = (
+            expected / N)
+        shifted = sum(_library_psd_power(left, j / N) @ G @ _library_psd_power(right, (N - j) / N)
+                      for j in range(1, N + 1))
+        alternatives["exponents shifted: W W^T gets (j-1)/N and W^T W gets (N-j)/N for j = 1..N"] = shifted
+        if W.shape[-1] == W.shape[-2]:
+            swapped = sum(_library_psd_power(right, (j - 1) / N) @ G @ _library_psd_power(left, (N - j) / N)
+                          for j in range(1, N + 1))
+            alternatives["W W^T and W^T W swapped: W W^T multiplies from the left, W^T W from the right"] = swapped
+    return compare(got, expected, name="A_W(grad)", alternatives=alternatives, rtol=1e-7, atol=1e-10)
+
+
+register(Exercise(
+    id="4.2",
+    title="The end-to-end preconditioned gradient",
+    reference=preconditioned_gradient_reference,
+    cases=_cases_4_2,
+    judge=_judge_4_2,
+    hints=[
+        "Form the two Gram matrices L = W W^T (m x m) and R = W^T W (n x n); the j-th term is "
+        "L^{(j-1)/N} @ grad @ R^{(N-j)/N}. Sum the terms for j = 1, ..., N. Use W.transpose(-1, -2), not W.T, "
+        "so a leading batch dimension works.",
+        "Fractional powers: your psd_power from exercise 4.1 (or dlnlib.endtoend.psd_power). The power 0 is "
+        "the identity, also for a singular Gram matrix. Check N = 1: the sum is grad itself.",
+    ],
+))
+
+
+# ----------------------------------------------------------------------------------- 4.3
+
+
+def single_output_reference(w, grad, N):
+    """||w||^{2-2/N} (g + (N-1) (w.g / ||w||^2) w); the projection term is 0 at w = 0."""
+    sq = (w * w).sum((-2, -1), keepdim=True)
+    coef = torch.where(sq > 0, (w * grad).sum((-2, -1), keepdim=True) / torch.where(sq > 0, sq, 1.0), 0.0)
+    return sq ** (1 - 1 / N) * (grad + (N - 1) * coef * w)
+
+
+def _cases_4_3():
+    specs = [(5, (), 3, False), (3, (4,), 2, False), (6, (), 4, False), (4, (2,), 3, True), (2, (), 1, False)]
+    for seed, (d, batch, N, zero) in enumerate(specs):
+        gen = torch.Generator().manual_seed(440 + seed)
+        w = torch.randn(*batch, 1, d, generator=gen, dtype=torch.float64)
+        if zero:
+            w[..., 0, :, :] = 0.0
+        yield {"w": w, "grad": torch.randn(*batch, 1, d, generator=gen, dtype=torch.float64), "N": N}
+
+
+def _judge_4_3(student, reference, case):
+    w, g, N = case["w"], case["grad"], case["N"]
+    got = call_student(student, w.clone(), g.clone(), N)
+    has_zero = bool(((w * w).sum((-2, -1)) == 0).any())
+    msg = _nan_message(got, "at w = 0: there the projection term is 0 (guard the division by ||w||^2)"
+                       if has_zero else "")
+    if msg:
+        return msg
+    expected = _library_preconditioned(w, g, N)
+    sq = (w * w).sum((-2, -1), keepdim=True)
+    safe = torch.where(sq > 0, sq, 1.0)
+    proj = torch.where(sq > 0, (w * g).sum((-2, -1), keepdim=True) / safe, 0.0) * w
+    gsq = (g * g).sum((-2, -1), keepdim=True)
+    alternatives = {}
+    if N > 1:
+        alternatives["the norm factor ||w||^{2-2/N} is missing"] = g + (N - 1) * proj
+        alternatives["the projection has weight N; it should be N - 1"] = sq ** (1 - 1 / N) * (g + N * proj)
+        alternatives["||w|| raised to 1 - 1/N; the factor is ||w||^{2-2/N} = (||w||^2)^{1-1/N}"] = (
+            sq ** (0.5 - 0.5 / N) * (g + (N - 1) * proj))
+        alternatives["projected onto g instead of onto w: Pr_w g = (w.g / ||w||^2) w"] = sq ** (1 - 1 / N) * (
+            g + (N - 1) * (w * g).sum((-2, -1), keepdim=True) / gsq * g)
+    return compare(got, expected, name="update", alternatives=alternatives, rtol=1e-7, atol=1e-10)
+
+
+register(Exercise(
+    id="4.3",
+    title="Single-output form of the end-to-end update",
+    reference=single_output_reference,
+    cases=_cases_4_3,
+    judge=_judge_4_3,
+    hints=[
+        "w and grad have shape (*batch, 1, d). ||w||^2 = (w * w).sum((-2, -1), keepdim=True); the projection "
+        "of g onto the direction of w is Pr_w g = (<w, g> / ||w||^2) w.",
+        "Return (||w||^2) ** (1 - 1/N) * (g + (N - 1) * Pr_w g). At w = 0 the projection is 0 (use torch.where "
+        "to avoid dividing by zero) and for N >= 2 the whole update vanishes.",
+    ],
+))

@@ -1,0 +1,509 @@
+"""dlnlib.endtoend (notebook 04): fractional powers, the end-to-end operator, downstairs runs through the
+engine, the equivalence with layerwise GD, the single-output form, l_p tools, the data loaders, the
+exercises 4.1-4.3 and the sliders."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+import dlnlib
+from dlnlib import endtoend as e2e
+from dlnlib.endtoend import _sym_eigh
+
+
+def rand(*shape, seed=0):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def low_rank(m, n, rank, batch=(), seed=0):
+    return rand(*batch, m, rank, seed=seed) @ rand(*batch, rank, n, seed=seed + 1)
+
+
+def explicit_sum(W, G, N):
+    """The defining sum with one fractional power per term (psd_power is tested against scipy below)."""
+    L, R = W @ W.transpose(-1, -2), W.transpose(-1, -2) @ W
+    return sum(e2e.psd_power(L, (j - 1) / N) @ G @ e2e.psd_power(R, (N - j) / N) for j in range(1, N + 1))
+
+
+# ------------------------------------------------------------------------------ fractional powers
+
+
+@pytest.mark.parametrize("alpha", [1 / 3, 0.5, 2 / 3, 1.0, 1.5])
+def test_psd_power_matches_scipy_on_spd_matrices(alpha):
+    B = rand(3, 5, 5, seed=1)
+    S = B @ B.transpose(-1, -2) + 0.1 * torch.eye(5, dtype=torch.float64)
+    ours = e2e.psd_power(S, alpha)
+    for k in range(3):
+        ref = scipy.linalg.fractional_matrix_power(S[k].numpy(), alpha).real
+        assert np.abs(ours[k].numpy() - ref).max() < 1e-12
+
+
+@pytest.mark.parametrize("alpha", [1 / 3, 0.5, 3 / 4])
+def test_psd_power_is_exact_for_singular_matrices(alpha):
+    B = rand(5, 2, seed=2)
+    S = B @ B.T
+    U, s, _ = scipy.linalg.svd(B.numpy(), full_matrices=False)  # exact range and singular values of S
+    exact = U @ np.diag(s ** (2 * alpha)) @ U.T
+    ours = e2e.psd_power(S, alpha)
+    assert torch.isfinite(ours).all()
+    assert np.abs(ours.numpy() - exact).max() < 1e-13
+    if alpha == 1 / 3:  # what goes wrong without the clamp: |lambda| ~ 1e-16 becomes ~ 1e-6
+        evals, Q = torch.linalg.eigh(S)
+        naive = Q @ torch.diag_embed(evals.abs() ** alpha) @ Q.T
+        assert np.abs(naive.numpy() - exact).max() > 1e-9
+
+
+def test_psd_power_zero_exponent_is_identity_even_for_zero_matrix():
+    out = e2e.psd_power(torch.zeros(2, 3, 3, dtype=torch.float64), 0)
+    assert torch.equal(out, torch.eye(3, dtype=torch.float64).expand(2, 3, 3))
+    zero = torch.zeros(3, 3, dtype=torch.float64)
+    assert torch.equal(e2e.psd_power(zero, 0.5), zero)
+
+
+def test_two_by_two_eigh_reconstructs_including_degenerate_cases():
+    S = torch.stack([rand(2, 2, seed=3) @ rand(2, 2, seed=3).T, torch.eye(2, dtype=torch.float64),
+                     torch.zeros(2, 2, dtype=torch.float64), torch.diag(torch.tensor([2.0, 5.0], dtype=torch.float64)),
+                     torch.diag(torch.tensor([5.0, 2.0], dtype=torch.float64)),
+                     torch.tensor([[1.0, 1.0], [1.0, 1.0]], dtype=torch.float64)])
+    evals, evecs = _sym_eigh(S)
+    assert torch.allclose(evecs @ torch.diag_embed(evals) @ evecs.transpose(-1, -2), S, atol=1e-14)
+    eye = torch.eye(2, dtype=torch.float64).expand(6, 2, 2)
+    assert torch.allclose(evecs.transpose(-1, -2) @ evecs, eye, atol=1e-14)
+    assert torch.allclose(evals, torch.linalg.eigvalsh(S), atol=1e-14)
+
+
+@pytest.mark.parametrize("bad, alpha, match", [
+    (torch.zeros(3, 4, dtype=torch.float64), 0.5, r"S: got shape \(3, 4\), expected square"),
+    (torch.eye(3, dtype=torch.float64), -0.5, r"alpha: got -0.5, expected a finite real number >= 0"),
+    (torch.full((2, 2), float("nan"), dtype=torch.float64), 0.5, "S: contains NaN"),
+    ([[1.0, 0.0], [0.0, 1.0]], 0.5, r"S: got list, expected a floating tensor"),
+])
+def test_psd_power_rejects_bad_input(bad, alpha, match):
+    with pytest.raises(ValueError, match=match):
+        e2e.psd_power(bad, alpha)
+
+
+# ------------------------------------------------------------------------------ the operator A_W
+
+
+@pytest.mark.parametrize("shape, batch, N, rank", [
+    ((3, 3), (), 3, 3), ((2, 2), (5,), 2, 2), ((2, 4), (2,), 3, 2), ((4, 2), (), 4, 2), ((3, 3), (), 3, 1),
+    ((2, 2), (3,), 5, 1), ((1, 5), (), 3, 1), ((3, 3), (), 1, 3),
+])
+def test_preconditioned_gradient_equals_the_defining_sum(shape, batch, N, rank):
+    W = low_rank(*shape, rank, batch=batch, seed=4)
+    G = rand(*batch, *shape, seed=5)
+    ours = e2e.preconditioned_gradient(W, G, N)
+    assert torch.isfinite(ours).all()
+    assert torch.allclose(ours, explicit_sum(W, G, N), atol=1e-12)
+
+
+def test_preconditioned_gradient_batched_equals_one_at_a_time_and_broadcasts():
+    W, G = rand(4, 3, 2, seed=6), rand(4, 3, 2, seed=7)
+    batched = e2e.preconditioned_gradient(W, G, 3)
+    for k in range(4):
+        assert torch.allclose(batched[k], e2e.preconditioned_gradient(W[k], G[k], 3), atol=1e-14)
+    shared = e2e.preconditioned_gradient(W[0], G, 3)  # one W, many gradients
+    assert shared.shape == (4, 3, 2)
+    assert torch.allclose(shared[2], e2e.preconditioned_gradient(W[0], G[2], 3), atol=1e-14)
+
+
+def test_preconditioned_gradient_of_zero_matrix_is_zero_for_depth_two_and_more():
+    G = rand(3, 3, seed=8)
+    assert torch.equal(e2e.preconditioned_gradient(torch.zeros(3, 3, dtype=torch.float64), G, 3),
+                       torch.zeros(3, 3, dtype=torch.float64))
+    assert torch.equal(e2e.preconditioned_gradient(torch.zeros(3, 3, dtype=torch.float64), G, 1), G)
+
+
+EYE2, ZERO22, ZERO33 = (torch.eye(2, dtype=torch.float64), torch.zeros(2, 2, dtype=torch.float64),
+                        torch.zeros(3, 3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("W, G, depth, match", [
+    (EYE2, ZERO33, 2, r"grad: got shape \(3, 3\)"),
+    (EYE2, ZERO22, 0, "depth: got 0, expected an integer >= 1"),
+    (EYE2, ZERO22, 2.5, "depth: got 2.5, expected an integer"),
+    (torch.zeros(3, 2, 2, dtype=torch.float64), torch.zeros(4, 2, 2, dtype=torch.float64), 2, "does not broadcast"),
+    (torch.ones(2), torch.ones(2), 2, r"W: got \(2,\), expected a floating tensor"),
+])
+def test_preconditioned_gradient_rejects_bad_input(W, G, depth, match):
+    with pytest.raises(ValueError, match=match):
+        e2e.preconditioned_gradient(W, G, depth)
+
+
+def test_preconditioner_matrix_is_symmetric_and_its_spectrum_is_the_weights():
+    W = rand(2, 3, seed=9)
+    A = e2e.preconditioner_matrix(W, 3)
+    Z = rand(2, 3, seed=10)
+    assert torch.allclose(A, A.T, atol=1e-14)
+    assert torch.allclose(A @ Z.reshape(-1), e2e.preconditioned_gradient(W, Z, 3).reshape(-1), atol=1e-13)
+    lam, _, mu, _ = e2e.gram_spectra(W)
+    weights = e2e.preconditioner_weights(lam, mu, 3).flatten().sort().values
+    assert torch.allclose(torch.linalg.eigvalsh(A), weights, atol=1e-13)
+    assert float(torch.linalg.eigvalsh(A).min()) > 0.1  # full rank: positive definite
+    ev = torch.linalg.eigvalsh(e2e.preconditioner_matrix(low_rank(3, 3, 1, seed=11), 3))
+    assert int((ev.abs() < 1e-12).sum()) == 4  # rank 1 of 3: (3-1) x (3-1) zero weights
+    batched = e2e.preconditioner_matrix(rand(2, 2, 2, seed=12), 2)
+    assert batched.shape == (2, 4, 4)
+
+
+def test_upstairs_velocity_equals_the_operator_exactly_when_balanced():
+    X, Y, _ = dlnlib.data.teacher_regression(4, 3, 32, seed=0, device="cpu")
+    loss = dlnlib.SquaredError(X, Y)
+    chain = dlnlib.init_chain([4, 5, 6, 3], "balanced", seed=1, device="cpu")
+    W = dlnlib.end_to_end(chain)
+    G = loss.grad(W)
+    assert torch.allclose(e2e.upstairs_velocity(chain, G), e2e.preconditioned_gradient(W, G, 3), atol=1e-12)
+    unbalanced = dlnlib.init_chain([4, 5, 6, 3], "gaussian", seed=1, device="cpu")
+    Wu = dlnlib.end_to_end(unbalanced)
+    gap = (e2e.upstairs_velocity(unbalanced, loss.grad(Wu)) - e2e.preconditioned_gradient(Wu, loss.grad(Wu), 3))
+    assert float(gap.norm()) > 1e-2
+
+
+@pytest.mark.parametrize("shape, depth", [((3, 3), 3), ((2, 5), 4), ((5, 2), 2), ((3, 3), 1)])
+def test_balanced_factorization_reproduces_W_and_is_balanced(shape, depth):
+    W = rand(2, *shape, seed=13)
+    chain = e2e.balanced_factorization(W, depth)
+    assert len(chain) == depth
+    assert torch.allclose(dlnlib.end_to_end(chain), W, atol=1e-13)
+    for lower, upper in zip(chain[:-1], chain[1:]):
+        assert torch.allclose(upper.transpose(-1, -2) @ upper, lower @ lower.transpose(-1, -2), atol=1e-13)
+
+
+# ------------------------------------------------------------------------------ single output
+
+
+@pytest.mark.parametrize("N", [1, 2, 3, 5])
+def test_single_output_form_equals_general_operator(N):
+    w, g = rand(5, 1, 7, seed=14), rand(5, 1, 7, seed=15)
+    assert torch.allclose(e2e.single_output_update(w, g, N), e2e.preconditioned_gradient(w, g, N), atol=1e-13)
+
+
+def test_single_output_at_zero_is_finite():
+    g = rand(1, 4, seed=16)
+    assert torch.equal(e2e.single_output_update(torch.zeros(1, 4, dtype=torch.float64), g, 3),
+                       torch.zeros(1, 4, dtype=torch.float64))
+    assert torch.equal(e2e.single_output_update(torch.zeros(1, 4, dtype=torch.float64), g, 1), g)
+    with pytest.raises(ValueError, match=r"expected \(\*batch, 1, d\) each"):
+        e2e.single_output_update(rand(2, 4), rand(2, 4), 2)
+
+
+# ------------------------------------------------------------------------------ downstairs runs
+
+
+def completion_task(trials, seed=0):
+    chain = dlnlib.init_chain([2, 2, 2, 2], "default", batch=(trials,), seed=seed, device="cpu")
+    targets = dlnlib.data.completion_targets(2, (trials,), seed=seed + 1, device="cpu")
+    return chain, dlnlib.DiagonalCompletion(targets, "mean"), targets
+
+
+def test_downstairs_batched_trials_equal_one_at_a_time():
+    chain, loss, targets = completion_task(6)
+    W0 = dlnlib.end_to_end(chain)
+    batched = e2e.downstairs_descent(W0, loss, 3, lr=0.1, steps=3000, tol=1e-7, record_steps=[0])
+    assert bool(batched.converged.all())
+    for k in range(6):
+        single = e2e.downstairs_descent(W0[k], dlnlib.DiagonalCompletion(targets[k], "mean"), 3, lr=0.1, steps=3000,
+                                        tol=1e-7, record_steps=[0])
+        assert int(single.stopped_at) == int(batched.stopped_at[k])
+        assert torch.allclose(single.chain[0], batched.chain[0][k], atol=1e-12)
+
+
+def test_downstairs_step_is_w_minus_lr_factor_times_operator():
+    chain, loss, _ = completion_task(3)
+    W0 = dlnlib.end_to_end(chain)
+    for factor in (1.0, 1 / 3):
+        one = e2e.downstairs_descent(W0, loss, 3, lr=0.1, steps=1, factor=factor, record_steps=[0])
+        expected = W0 - 0.1 * factor * e2e.preconditioned_gradient(W0, loss.grad(W0), 3)
+        assert torch.allclose(one.chain[0], expected, atol=1e-15)
+
+
+def test_downstairs_direction_rejects_a_deep_chain_and_bad_factor():
+    chain, loss, _ = completion_task(2)
+    with pytest.raises(ValueError, match="expected the one-matrix chain"):
+        dlnlib.gradient_descent(chain, loss, lr=0.1, steps=2, direction=e2e.downstairs_direction(3))
+    with pytest.raises(ValueError, match="factor: got 0"):
+        e2e.downstairs_direction(3, factor=0)
+
+
+def test_equivalence_gap_shrinks_like_eta_only_from_a_balanced_chain():
+    X, Y, _ = dlnlib.data.teacher_regression(4, 3, 32, seed=0, device="cpu")
+    loss = dlnlib.SquaredError(X, Y)
+    unbalanced = dlnlib.init_chain([4, 3, 3, 3], "gaussian", scale=0.3, seed=1, device="cpu")
+    balanced = e2e.balanced_factorization(dlnlib.end_to_end(unbalanced), 3)
+    lrs = [0.1, 0.05, 0.025]
+    bal = e2e.equivalence_gap(balanced, loss, lrs, 1.0, points=10).max_gap
+    unb = e2e.equivalence_gap(unbalanced, loss, lrs, 1.0, points=10).max_gap
+    ratios = bal[:-1] / bal[1:]
+    assert bool(((ratios > 1.7) & (ratios < 2.3)).all())
+    assert float(unb.min()) > 3 * float(bal.max())
+    assert float(unb[0] / unb[-1]) < 1.5
+
+
+def test_equivalence_gap_with_weight_decay_uses_n_lambda_downstairs():
+    X, Y = dlnlib.data.sklearn_regression("diabetes", device="cpu")
+    loss = dlnlib.SquaredError(X, Y)
+    chain = dlnlib.init_chain([10, 6, 6, 1], "balanced", scale=0.3, seed=2, device="cpu")
+    gaps = e2e.equivalence_gap(chain, loss, [0.05, 0.025, 0.0125], 1.0, points=4, weight_decay=0.05).max_gap
+    assert bool((gaps[:-1] / gaps[1:] > 1.7).all())
+    up = dlnlib.gradient_descent(chain, loss, lr=0.0125, steps=80, weight_decay=0.05, record_steps=[0])
+    wrong = e2e.downstairs_descent(dlnlib.end_to_end(chain), loss, 3, lr=0.0125, steps=80, weight_decay=0.05,
+                                   record_steps=[0])
+    assert float((dlnlib.end_to_end(up.chain) - wrong.chain[0]).norm()) > 3 * float(gaps[-1])
+
+
+def test_equivalence_gap_validates_the_ladder():
+    chain, loss, _ = completion_task(1)
+    with pytest.raises(ValueError, match="expected an integer multiple of points"):
+        e2e.equivalence_gap(chain, loss, [0.3], 1.0, points=4)
+    with pytest.raises(ValueError, match="lrs: got an empty list"):
+        e2e.equivalence_gap(chain, loss, [], 1.0)
+
+
+def test_equivalence_gap_marks_diverged_runs_infinite():
+    X, Y, _ = dlnlib.data.teacher_regression(3, 3, 16, seed=0, device="cpu")
+    loss = dlnlib.SquaredError(X, Y)
+    chain = dlnlib.init_chain([3, 3, 3], "gaussian", scale=2.0, seed=0, device="cpu")
+    res = e2e.equivalence_gap(chain, loss, [1.0, 0.01], 1.0, points=1)
+    assert math.isinf(float(res.max_gap[0])) and math.isfinite(float(res.max_gap[1]))
+
+
+def test_circulation_zero_for_gradients_exact_for_rotation_nonzero_for_depth():
+    W0, C, E1, E2 = (rand(2, 2, seed=20 + k) for k in range(4))
+    grad_field = e2e.circulation(lambda W: 4 * (W * W).sum((-2, -1), keepdim=True) * W, W0, E1, E2, radius=0.5)
+    assert abs(float(grad_field)) < 1e-12
+    e1 = torch.tensor([[1.0, 0.0], [0.0, 0.0]], dtype=torch.float64)
+    e2 = torch.tensor([[0.0, 1.0], [0.0, 0.0]], dtype=torch.float64)
+
+    def rotation(W):  # V = (-y, x) in the (e1, e2) plane: circulation 2 pi r^2
+        return torch.stack([torch.stack([-W[..., 0, 1], W[..., 0, 0]], -1), torch.zeros_like(W[..., 0, :])], -2)
+
+    assert abs(float(e2e.circulation(rotation, torch.zeros(2, 2, dtype=torch.float64), e1, e2, radius=2.0))
+               - 8 * math.pi) < 1e-12
+    depth1 = e2e.circulation(lambda W: e2e.preconditioned_gradient(W, C.expand_as(W), 1), W0, E1, E2, radius=0.5)
+    depth3 = [float(e2e.circulation(lambda W: e2e.preconditioned_gradient(W, C.expand_as(W), 3), W0, E1, E2,
+                                    radius=0.5, points=p)) for p in (128, 256)]
+    assert abs(float(depth1)) < 1e-12
+    assert abs(depth3[0]) > 0.1 and abs(depth3[0] - depth3[1]) < 1e-9
+    with pytest.raises(ValueError, match="expected three matrices of the same shape"):
+        e2e.circulation(rotation, W0, E1, rand(3, 3))
+
+
+# ------------------------------------------------------------------------------ l_p tools, Adam, statistics
+
+
+@pytest.mark.parametrize("p", [2, 3, 4])
+def test_lp_optimum_is_stationary_and_minimal(p):
+    X, Y = dlnlib.data.sklearn_regression("linnerud", device="cpu")
+    loss = dlnlib.LpLoss(X, Y, p)
+    W, L = e2e.lp_optimum(loss)
+    assert float(loss.grad(W).norm()) < 1e-10
+    for k in range(5):
+        assert float(loss.value(W + 1e-3 * rand(*W.shape, seed=30 + k))) > float(L)
+    if p == 2:
+        assert torch.allclose(W, torch.linalg.lstsq(X, Y).solution.T, atol=1e-12)
+
+
+def test_lp_optimum_rejects_rank_deficient_data_and_other_losses():
+    X = torch.ones(10, 2, dtype=torch.float64)
+    with pytest.raises(ValueError, match="X has rank 1 < d_in = 2"):
+        e2e.lp_optimum(dlnlib.LpLoss(X, torch.ones(10, 1, dtype=torch.float64), 4))
+    with pytest.raises(ValueError, match="expected a dlnlib.LpLoss"):
+        e2e.lp_optimum(dlnlib.SquaredError(X, torch.ones(10, 1, dtype=torch.float64)))
+
+
+def test_lr_grid():
+    assert e2e.lr_grid(1e-3, 1.0).tolist() == [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
+    assert e2e.lr_grid(0.03, 0.3).tolist() == [0.05, 0.1, 0.2]
+    with pytest.raises(ValueError, match="hi: got 0.1 < lo = 1.0"):
+        e2e.lr_grid(1.0, 0.1)
+
+
+def test_depth_comparison_batches_the_grid_and_best_lr_skips_diverged():
+    X, Y = dlnlib.data.sklearn_regression("linnerud", device="cpu")
+    loss = dlnlib.LpLoss(X, Y, 4)
+    grid = torch.tensor([0.05, 0.2, 50.0], dtype=torch.float64)
+    res = e2e.depth_comparison(loss, (1, 2), grid, width=8, steps=60, record_every=10)
+    assert set(res) == {1, 2} and res[2].losses.shape == (7, 3)
+    assert bool(res[1].diverged[2])
+    k, curve = e2e.best_lr(res[1], 0.0)
+    assert k in (0, 1) and curve.shape == (7,)
+    start = dlnlib.init_chain([3, 8, 3], "gaussian", scale=0.01, batch=(3,), seed=0, device="cpu")
+    one = dlnlib.gradient_descent([w[1] for w in start], loss, lr=0.2, steps=60, record_every=10)
+    assert torch.allclose(one.losses, res[2].losses[:, 1], atol=1e-12)  # batched grid point = one run alone
+
+
+def test_adam_direction_reproduces_torch_optim_adam():
+    X, Y = dlnlib.data.sklearn_regression("linnerud", device="cpu")
+    loss = dlnlib.LpLoss(X, Y, 4)
+    chain = dlnlib.init_chain([3, 3], "gaussian", scale=0.1, seed=0, device="cpu")
+    ours = dlnlib.gradient_descent(chain, loss, lr=0.05, steps=25, direction=e2e.adam_direction(), record_steps=[0])
+    param = torch.nn.Parameter(chain[0].clone())
+    opt = torch.optim.Adam([param], lr=0.05)
+    for _ in range(25):
+        opt.zero_grad()
+        param.grad = loss.grad(param.detach())
+        opt.step()
+    assert torch.allclose(ours.chain[0], param.detach(), atol=1e-12)
+    with pytest.raises(ValueError, match=r"betas\[0\]: got 1.0"):
+        e2e.adam_direction(betas=(1.0, 0.9))
+
+
+def test_iteration_stats():
+    s = e2e.iteration_stats(torch.tensor([10, 20, 30, -1]))
+    assert (s["mean"], s["median"], s["max"], s["converged"], s["total"]) == (20.0, 20.0, 30.0, 3, 4)
+    assert abs(s["std"] - 10.0) < 1e-12  # sample standard deviation
+    assert math.isnan(e2e.iteration_stats(torch.tensor([-1, -1]))["mean"])
+
+
+# ------------------------------------------------------------------------------ data loaders
+
+
+def test_sklearn_regression_sets_are_standardised():
+    X, Y = dlnlib.data.sklearn_regression("diabetes", device="cpu")
+    assert X.shape == (442, 10) and Y.shape == (442, 1)
+    assert torch.allclose(X.mean(0), torch.zeros(10, dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(X.std(0, unbiased=False), torch.ones(10, dtype=torch.float64), atol=1e-12)
+    X2, Y2 = dlnlib.data.sklearn_regression("linnerud", standardize=False, device="cpu")
+    assert X2.shape == (20, 3) and Y2.shape == (20, 3) and float(Y2.min()) > 1
+    with pytest.raises(ValueError, match="name: got 'housing', expected one of 'diabetes', 'linnerud'"):
+        dlnlib.data.sklearn_regression("housing")
+
+
+def write_uci(path, rows):
+    path.write_text("".join(f"{g};{c:.6f} " + " ".join(f"{k + 1}:{v:.6f}" for k, v in enumerate(f)) + "\n"
+                            for g, c, f in rows))
+
+
+def test_gas_sensor_reads_the_uci_format(tmp_path):
+    folder = tmp_path / "Dataset"
+    folder.mkdir()
+    rows1 = [(1, 10.0, [1.0, 2.0, 3.0]), (2, 50.0, [4.0, 5.0, 6.0]), (1, 20.0, [7.0, 8.0, 9.0])]
+    rows10 = [(1, 500.0, [0.5, 0.25, 0.125]), (6, 5.0, [1.0, 1.0, 1.0])]
+    write_uci(folder / "batch1.dat", rows1)
+    write_uci(folder / "batch10.dat", rows10)
+    write_uci(folder / "batch2.dat", [(3, 1.0, [0.0, 0.0, 0.0])])
+    X, y = dlnlib.data.gas_sensor(folder, device="cpu")  # ethanol, batch files in numeric order
+    assert X.shape == (3, 3) and y.shape == (3, 1)
+    assert y[:, 0].tolist() == [10.0, 20.0, 500.0]
+    assert X[2].tolist() == [0.5, 0.25, 0.125]
+    X6, y6 = dlnlib.data.gas_sensor(folder / "batch10.dat", gas=6, device="cpu")
+    assert X6.shape == (1, 3) and float(y6) == 5.0
+    Xs, ys = dlnlib.data.gas_sensor(folder, standardize=True, device="cpu")
+    assert torch.allclose(ys.mean(), torch.tensor(0.0, dtype=torch.float64), atol=1e-12)
+
+
+def test_gas_sensor_errors(tmp_path):
+    with pytest.raises(ValueError, match="which does not exist"):
+        dlnlib.data.gas_sensor(tmp_path / "missing")
+    with pytest.raises(ValueError, match="has no batch\\*.dat files"):
+        dlnlib.data.gas_sensor(tmp_path)
+    bad = tmp_path / "batch1.dat"
+    bad.write_text("1;10.0 1:2.0 2:3.0\n1,10.0 1:2.0 2:3.0\n")
+    with pytest.raises(ValueError, match="batch1.dat line 2 is not in the UCI format"):
+        dlnlib.data.gas_sensor(bad)
+    write_uci(bad, [(2, 1.0, [1.0])])
+    with pytest.raises(ValueError, match=r"gas: no sample of class 1 \(ethanol\)"):
+        dlnlib.data.gas_sensor(bad)
+    with pytest.raises(ValueError, match="gas: got 7, expected a class in 1-6"):
+        dlnlib.data.gas_sensor(bad, gas=7)
+
+
+# ------------------------------------------------------------------------------ exercises 4.1-4.3
+
+
+def test_exercise_4_1_accepts_reference_and_diagnoses_mistakes():
+    from dlnlib.exercises import check
+    from dlnlib.exercises.endtoend import psd_power_reference
+
+    assert check("4.1", psd_power_reference).ok
+    entrywise = check("4.1", lambda S, a: S ** a)
+    assert not entrywise.ok and "S ** alpha" in entrywise.message
+
+    def unclamped(S, a):
+        evals, Q = torch.linalg.eigh(S)
+        return Q @ torch.diag_embed(evals ** a) @ Q.transpose(-1, -2)
+
+    msg = check("4.1", unclamped).message
+    assert "NaN" in msg and "clamp" in msg
+
+    def clamp_at_zero(S, a):
+        evals, Q = torch.linalg.eigh(S)
+        return Q @ torch.diag_embed(evals.clamp(min=0) ** a) @ Q.transpose(-1, -2)
+
+    assert "not exact on a singular S" in check("4.1", clamp_at_zero).message
+
+
+def test_exercise_4_2_accepts_reference_and_diagnoses_mistakes():
+    from dlnlib.exercises import check
+    from dlnlib.exercises.endtoend import preconditioned_gradient_reference as ref
+
+    assert check("4.2", ref).ok
+    assert "seed 000's Eq. (1) scaling" in check("4.2", lambda W, G, N: ref(W, G, N) / N).message
+
+    def swapped(W, G, N):
+        L, R = W @ W.transpose(-1, -2), W.transpose(-1, -2) @ W
+        return sum(e2e.psd_power(R, (j - 1) / N) @ G @ e2e.psd_power(L, (N - j) / N) for j in range(1, N + 1))
+
+    assert "swapped" in check("4.2", swapped).message
+
+    def shifted(W, G, N):
+        L, R = W @ W.transpose(-1, -2), W.transpose(-1, -2) @ W
+        return sum(e2e.psd_power(L, j / N) @ G @ e2e.psd_power(R, (N - j) / N) for j in range(1, N + 1))
+
+    assert "exponents shifted" in check("4.2", shifted).message
+
+
+def test_exercise_4_3_accepts_reference_and_diagnoses_mistakes():
+    from dlnlib.exercises import check, hint
+    from dlnlib.exercises.endtoend import single_output_reference as ref
+
+    assert check("4.3", ref).ok
+
+    def no_norm(w, g, N):
+        sq = (w * w).sum((-2, -1), keepdim=True)
+        return g + (N - 1) * torch.where(sq > 0, (w * g).sum((-2, -1), keepdim=True) / sq, 0.0) * w
+
+    assert "norm factor" in check("4.3", no_norm).message
+
+    def unguarded(w, g, N):
+        sq = (w * w).sum((-2, -1), keepdim=True)
+        return sq ** (1 - 1 / N) * (g + (N - 1) * (w * g).sum((-2, -1), keepdim=True) / sq * w)
+
+    assert "at w = 0" in check("4.3", unguarded).message
+    assert "(N - 1)" in hint("4.3", 2)
+
+
+# ------------------------------------------------------------------------------ plots and sliders
+
+
+def test_plots_return_axes_and_count_unstopped_trials():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from dlnlib.plotting.endtoend import first_below, plot_depth_curves, plot_iteration_histograms
+
+    ax = plot_iteration_histograms({"a": torch.tensor([10, 20, -1]), "b": torch.tensor([5, 50, 500])})
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0] == "a: median 15, 1 not stopped" and labels[1] == "b: median 50"
+    ax = plot_depth_curves({"x": (torch.arange(3), torch.tensor([1.0, 1e-3, 0.0]))})
+    assert ax.get_yscale() == "log"
+    assert first_below(torch.tensor([0, 5, 10]), torch.tensor([1.0, 1e-3, 1e-5]), 1e-4) == 10
+
+
+def test_sliders_redraw_and_time_themselves():
+    from dlnlib.widgets.endtoend import equivalence_demo, lp_demo
+
+    small = lp_demo(depths=(1, 3), ps=(2, 4), width=6, steps=40)
+    for handle, moves in ((small, [("depth", 1), ("lr", 0.5), ("p", 2), ("scale", 0.1)]),
+                          (equivalence_demo(depths=(2, 3)), [("depth", 2), ("lr", 0.0125), ("scale", 0.6)])):
+        images = [bytes(handle.image.value)]
+        for name, value in moves:
+            handle.sliders[name].value = value
+            images.append(bytes(handle.image.value))
+        assert len(set(images)) == len(images)
+        assert len(handle.timings_ms) == 1 + len(moves)
+        assert handle.status.value
