@@ -163,6 +163,10 @@ def slider_grid(slider, points: int = 3) -> list:
         values = [o[1] if isinstance(o, tuple) else o for o in slider.options]
     elif isinstance(slider, w.IntSlider):
         values = sorted({round(slider.min + k * (slider.max - slider.min) / (points - 1)) for k in range(points)})
+    elif isinstance(slider, w.FloatLogSlider):  # min, max and step are exponents of slider.base
+        raw = [slider.min + k * (slider.max - slider.min) / (points - 1) for k in range(points)]
+        exps = [round((e - slider.min) / slider.step) * slider.step + slider.min for e in raw]
+        values = [float(f"{slider.base ** e:.10g}") for e in exps]
     else:
         raw = [slider.min + k * (slider.max - slider.min) / (points - 1) for k in range(points)]
         values = [round(round((v - slider.min) / slider.step) * slider.step + slider.min, 10) for v in raw]

@@ -1,0 +1,100 @@
+"""Notebook 05's slider: Aligned Gradient Descent against shallow GD on the two-point data of the AGD paper."""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import ipywidgets as w
+import numpy as np
+import torch
+
+from ..agd import aligned_gd, shallow_gd
+from ..data import two_point_regression
+from . import SliderFigure, int_slider, light_log_axis, make_figure
+
+__all__ = ["agd_vs_gd", "agd_demo", "log_slider"]
+
+
+def log_slider(description: str, value: float, lo: float, hi: float, step: float = 0.05):
+    """A slider over [lo, hi] on a log10 scale (``step`` in decades, hi rounded to that grid) that fires on release."""
+    top = math.log10(lo) + round((math.log10(hi) - math.log10(lo)) / step) * step
+    return w.FloatLogSlider(value=value, base=10, min=math.log10(lo), max=top, step=step,
+                            description=description, continuous_update=False, readout_format=".3g",
+                            style={"description_width": "initial"})
+
+
+@lru_cache(maxsize=512)
+def _gd_run(lr: float, lambda2: float, steps: int):
+    # shallow GD does not depend on the depth slider: cached on its own
+    X, y = two_point_regression(lambda2, device="cpu")
+    with torch.no_grad():
+        return shallow_gd(X, y, lr=lr, steps=steps)
+
+
+@lru_cache(maxsize=512)
+def _agd_run(lr: float, depth: int, lambda2: float, steps: int):
+    X, y = two_point_regression(lambda2, device="cpu")
+    with torch.no_grad():
+        return aligned_gd(X, y, depth=depth, lr=lr, steps=steps)
+
+
+def agd_vs_gd(lr: float, depth: int, lambda2: float, steps: int = 400):
+    """Shallow GD and AGD (``depth`` layers) at rate ``lr`` on ``two_point_regression(lambda2)``, ``steps`` each.
+
+    Returns the ``(gd, agd)`` runs; both are cached, GD independently of the depth, so revisiting a
+    setting or moving only the depth slider reruns at most AGD.
+    """
+    return _gd_run(float(lr), float(lambda2), int(steps)), _agd_run(float(lr), int(depth), float(lambda2), int(steps))
+
+
+def _curve(losses):
+    y = losses.numpy()
+    ok = np.isfinite(y)
+    last = int(np.flatnonzero(ok)[-1]) if ok.any() else 0
+    return np.arange(last + 1), np.maximum(y[: last + 1], 1e-30)
+
+
+def _iters(run, tol: float) -> str:
+    if bool(run.diverged):
+        return f"diverged at step {int(run.diverged_at)}"
+    k = int(run.iterations_to(tol))
+    return f"{k} iterations" if k >= 0 else f"not within {run.steps}"
+
+
+def agd_demo(lr: float = 0.1, depth: int = 2, lambda2: float = 0.01, *, steps: int = 400,
+             tol: float = 1e-6) -> SliderFigure:
+    """Sliders for eta, the depth L and lambda_2 (the conditioning of the two-point data, lambda_1 = 1):
+    loss curves of shallow GD (dotted) and AGD (solid); the status line gives the iterations to ``tol``."""
+    fig, axes = make_figure(1, 1, figsize=(6.4, 3.4))
+    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.16, top=0.97)
+    ax = axes[0, 0]
+    (gd_line,) = ax.plot([], [], ls=":", lw=2.2, color="tab:blue", label="shallow GD")
+    (agd_line,) = ax.plot([], [], lw=1.8, color="tab:orange", label="AGD")
+    (gd_x,) = ax.plot([], [], "x", color="tab:blue", ms=9, mew=2)
+    ax.axhline(tol, color="0.6", lw=0.8, ls="--")
+    ax.set_yscale("log")
+    ax.set_ylim(1e-14, 1e3)
+    ax.set_xlim(0, steps)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("loss")
+    ax.legend(frameon=False, loc="lower left")
+    light_log_axis(ax, numticks=4)
+    sliders = {
+        "lr": log_slider("eta", lr, 1e-3, 2.5),
+        "depth": int_slider("depth L", depth, 1, 8),
+        "lambda2": log_slider("lambda_2", lambda2, 1e-3, 1.0, 0.1),
+    }
+
+    def update(lr, depth, lambda2):
+        gd, agd = agd_vs_gd(float(lr), int(depth), float(lambda2), steps)
+        x, y = _curve(gd.losses)
+        y = np.minimum(y, 5e2)  # a diverging run leaves the axes: pin its last point (the x) to the top
+        gd_line.set_data(x, y)
+        gd_x.set_data(x[-1:] if bool(gd.diverged) else [], y[-1:] if bool(gd.diverged) else [])
+        agd_line.set_data(*_curve(agd.losses))
+        limit = 2.0 / max(1.0, lambda2)
+        return (f"eta = {lr:.3g} (2/lambda_max = {limit:.3g}), L = {depth}, lambda_2 = {lambda2:.3g}. "
+                f"Loss <= {tol:g}: shallow GD {_iters(gd, tol)}; AGD {_iters(agd, tol)}.")
+
+    return SliderFigure(fig, axes, sliders, update)
