@@ -3,7 +3,7 @@
     python -m dlnlib.execute notebooks/*.ipynb
 
 Each notebook is run top to bottom by a fresh kernel of the current Python environment, with
-``PYTHONHASHSEED=0`` and progress bars off, and saved with its new outputs. Widget state is not
+``PYTHONHASHSEED=0``, progress bars off and one intra-op thread, and saved with its new outputs. Widget state is not
 stored (it would add megabytes and nbval ignores widget cells anyway). Prints each run time.
 """
 
@@ -20,7 +20,7 @@ from nbclient import NotebookClient
 
 __all__ = ["execute_notebook", "main"]
 
-CHECKED_ENV = {"PYTHONHASHSEED": "0", "DLNLIB_PROGRESS": "0"}
+CHECKED_ENV = {"PYTHONHASHSEED": "0", "DLNLIB_PROGRESS": "0", "OMP_NUM_THREADS": "1"}
 
 
 def execute_notebook(path, *, timeout: int = 600, allow_errors: bool = False, save: bool = True):

@@ -62,7 +62,7 @@ def voila_server(request, tmp_path):
             [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}",
              "--Voila.ip=127.0.0.1", "--VoilaConfiguration.show_tracebacks=True"],
             cwd=notebook.parent, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "DLNLIB_PROGRESS": "0", "PYTHONHASHSEED": "0"},
+            env={**os.environ, "DLNLIB_PROGRESS": "0", "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1"},
         )
         servers.append((proc, log))
         url = f"http://127.0.0.1:{port}/"

@@ -13,7 +13,7 @@ from . import _np, new_axes
 __all__ = ["plot_iteration_histograms", "plot_gap_ladder", "plot_gap_curves", "plot_depth_curves", "FLOOR"]
 
 # Losses minus the optimum below this are rounding noise of float64 sums; curves are clipped here.
-FLOOR = 1e-14
+FLOOR = 1e-12
 
 
 def plot_iteration_histograms(counts: dict, *, ax=None, bins: int = 40, colors=None):

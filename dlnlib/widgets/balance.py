@@ -1,0 +1,139 @@
+"""Notebook 03's live demo: matrix factorisation by GD, with the imbalance's drift and the norm ratio.
+
+Two panels (the drift of the invariant and the norm ratio, one line per trial) and a status line with
+the median final objective. Sliders: learning rate, initial scale, initial imbalance (the ratio of U's
+to V's entry scale) and the weight lambda of the regulariser ``lambda/4 ||U^T U - V^T V||_F^2``
+(Du, Hu & Lee 2018, the two objectives of their Fig. 1).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from ..balance import factorisation_init, factorisation_loss, imbalance, low_rank_target, norm_ratios
+from ..plotting.balance import FLOOR
+from ..train import gradient_descent
+from . import SliderFigure, float_slider, light_log_axis, make_figure
+
+__all__ = ["factorisation_experiment", "setup_axes", "draw_factorisation", "balance_demo"]
+
+_D1, _D2, _RANK = 10, 8, 2
+_TRIALS, _STEPS = 5, 100
+
+
+def _drift_fn(q0):
+    def drift(chain):
+        vt, u = chain
+        size = torch.linalg.matrix_norm(u.transpose(-1, -2) @ u) + torch.linalg.matrix_norm(vt @ vt.transpose(-1, -2))
+        return torch.linalg.matrix_norm(imbalance(chain)[0] - q0) / size
+
+    return drift
+
+
+@lru_cache(maxsize=256)
+def factorisation_experiment(lr: float, scale: float, ratio: float, lam: float, *, trials: int = _TRIALS,
+                             steps: int = _STEPS, seed: int = 0):
+    """GD on ``1/2||U V^T - M*||^2 + lam/4 ||U^T U - V^T V||^2`` (10 x 8 target, singular values 1, 0.7).
+
+    U entries N(0, (ratio*scale)^2), V entries N(0, (scale/ratio)^2); one batched run, cached per setting.
+    Returns the ``TrainResult`` with histories "ratio" (||U||_F/||V||_F) and "drift" (relative change of
+    U^T U - V^T V, divided by ||U^T U||_F + ||V^T V||_F).
+    """
+    target = low_rank_target(_D1, _D2, _RANK, singular_values=[1.0, 0.7], seed=seed, device="cpu")
+    init = factorisation_init(_D1, _D2, _RANK, scale=scale, ratio=ratio, batch=(trials,), seed=seed + 1,
+                              device="cpu")
+    q0 = imbalance(init)[0]
+    return gradient_descent(init, factorisation_loss(target, lam), lr=lr, steps=steps, record_every=4,
+                            blowup=1e6, callbacks={"ratio": lambda c: norm_ratios(c)[..., 0], "drift": _drift_fn(q0)})
+
+
+_KEYS = ("drift", "ratio")
+_TITLES = (r"relative drift of $U^TU - V^TV$", r"norm ratio $\|U\|_F\,/\,\|V\|_F$")
+
+
+_LIMITS = ((1e-17, 100.0), (0.1, 10.0))
+
+
+def setup_axes(fig, axes, *, trials: int = _TRIALS, steps: int = _STEPS) -> dict:
+    """Fixed scales, limits and titles for ``draw_factorisation``; returns its artists: "panels" (per panel the
+    trial lines and one x-marker line) and "settings" (a text line naming the slider values).
+
+    Only the artists' data change on a redraw, so matplotlib reuses its tick objects (fast redraws).
+    """
+    panels = []
+    for k, (ax, (lo, hi)) in enumerate(zip(axes, _LIMITS)):
+        ax.set_yscale("log")
+        ax.set_xlim(0, steps)
+        ax.set_ylim(lo, hi)
+        light_log_axis(ax, numticks=3 if k == 1 else 4)
+        ax.set_xticks([0, steps // 2, steps])  # few tick labels: text drawing dominates a redraw
+        ax.set_xlabel("step")
+        ax.set_title(_TITLES[k], fontsize=12)
+        trial_lines = [ax.plot([], [], lw=1)[0] for _ in range(trials)]
+        (marks,) = ax.plot([], [], "x", color="tab:red", ms=8)
+        panels.append((trial_lines, marks))
+    settings = fig.suptitle(" ", fontsize=11, color="0.3")
+    return {"panels": panels, "settings": settings}
+
+
+def draw_factorisation(artists, result, lr: float, scale: float, ratio: float, lam: float) -> str:
+    """Put a ``factorisation_experiment(lr, scale, ratio, lam)`` result into the artists made by ``setup_axes``;
+    return a status line (median final objective, drift and ratio of the trials that did not diverge).
+
+    A diverged trial is drawn in red up to its divergence and ends in an x (never as NaN)."""
+    artists["settings"].set_text(rf"$\eta$ = {lr:g}, scale {scale:g}, U:V {ratio:g}, $\lambda$ = {lam:g}")
+    steps = result.steps.numpy()
+    div_at = result.diverged_at.numpy()
+    ok = div_at < 0
+    color = "tab:blue" if lam == 0 else "tab:orange"
+    for (trial_lines, marks), key, (lo, hi) in zip(artists["panels"], _KEYS, _LIMITS):
+        y = result.history[key].numpy()
+        if key != "ratio":
+            y = np.maximum(y, FLOOR)
+        ends_x, ends_y = [], []
+        for k, line in enumerate(trial_lines):
+            line.set_visible(k < y.shape[1])
+            if k >= y.shape[1]:
+                continue
+            keep = steps <= div_at[k] if div_at[k] >= 0 else np.ones_like(steps, dtype=bool)
+            line.set_data(steps[keep], y[keep, k])
+            line.set_color(color if ok[k] else "tab:red")
+            if not ok[k]:
+                ends_x.append(steps[keep][-1])
+                ends_y.append(float(np.clip(y[keep, k][-1], lo, hi)))
+        marks.set_data(ends_x, ends_y)
+    if not ok.any():
+        return f"all {ok.size} trials diverged at lr = {lr:g}: lower the learning rate"
+    med = float(np.median(result.history["drift"].numpy()[-1, ok]))
+    rat = float(np.median(result.history["ratio"].numpy()[-1, ok]))
+    loss = float(np.median(result.final_loss.numpy()[ok]))
+    n_div = int((~ok).sum())
+    div = f"; {n_div} of {ok.size} diverged (red)" if n_div else ""
+    shown = "< 1e-12" if loss < 1e-12 else f"{loss:.2g}"
+    return (f"after {int(steps[-1])} steps: median objective {shown}, relative drift {med:.2g}, "
+            f"norm ratio {rat:.3g}{div}")
+
+
+def balance_demo(lr: float = 0.2, scale: float = 0.1, ratio: float = 1.0, lam: float = 0.0) -> SliderFigure:
+    """Sliders for learning rate, initial scale, initial imbalance and lambda; redraws drift and norm ratio."""
+    fig, axes = make_figure(1, 2, figsize=(9.0, 3.3))
+    row = list(axes[0])
+    sliders = {
+        "lr": float_slider("learning rate", lr, 0.02, 0.5, 0.02),
+        "scale": float_slider("init scale", scale, 0.01, 1.0, 0.01),
+        "ratio": float_slider("imbalance U:V", ratio, 0.25, 4.0, 0.25),
+        "lam": float_slider("lambda", lam, 0.0, 2.0, 0.1),
+    }
+
+    artists = setup_axes(fig, row)
+
+    def update(lr, scale, ratio, lam):
+        lr, scale, ratio, lam = (round(v, 4) for v in (lr, scale, ratio, lam))
+        with torch.no_grad():
+            res = factorisation_experiment(lr, scale, ratio, lam)
+        return draw_factorisation(artists, res, lr, scale, ratio, lam)
+
+    return SliderFigure(fig, axes, sliders, update)
