@@ -37,12 +37,15 @@ def execute_notebook(path, *, timeout: int = 600, allow_errors: bool = False, sa
         kernel_name="python3",
         allow_errors=allow_errors,
         store_widget_state=False,
+        record_timing=False,
         resources={"metadata": {"path": str(path.parent)}},
     )
     t0 = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - t0
     nb.metadata.pop("widgets", None)
+    for cell in nb.cells:  # timings of earlier runs would make every re-run a diff
+        cell.get("metadata", {}).pop("execution", None)
     if save:
         nbformat.write(nb, path)
     return nb, seconds
