@@ -44,8 +44,12 @@ def execute_notebook(path, *, timeout: int = 600, allow_errors: bool = False, sa
     client.execute()
     seconds = time.perf_counter() - t0
     nb.metadata.pop("widgets", None)
-    for cell in nb.cells:  # timings of earlier runs would make every re-run a diff
+    for k, cell in enumerate(nb.cells):  # timings and random widget ids would make every re-run a diff
         cell.get("metadata", {}).pop("execution", None)
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+            if view is not None:
+                view["model_id"] = f"cell-{k}-widget"
     if save:
         nbformat.write(nb, path)
     return nb, seconds
