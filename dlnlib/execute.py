@@ -46,6 +46,8 @@ def execute_notebook(path, *, timeout: int = 600, allow_errors: bool = False, sa
     nb.metadata.pop("widgets", None)
     for k, cell in enumerate(nb.cells):  # timings and random widget ids would make every re-run a diff
         cell.get("metadata", {}).pop("execution", None)
+        if "outputs" in cell:
+            cell.outputs = _merge_streams(cell.outputs)
         for out in cell.get("outputs", []):
             view = out.get("data", {}).get("application/vnd.jupyter.widget-view+json")
             if view is not None:
@@ -53,6 +55,19 @@ def execute_notebook(path, *, timeout: int = 600, allow_errors: bool = False, sa
     if save:
         nbformat.write(nb, path)
     return nb, seconds
+
+
+def _merge_streams(outputs):
+    """Join consecutive stdout (or stderr) chunks: how a stream is split depends on flush timing."""
+    merged = []
+    for out in outputs:
+        prev = merged[-1] if merged else None
+        if (out.get("output_type") == "stream" and prev is not None and prev.get("output_type") == "stream"
+                and prev.get("name") == out.get("name")):
+            prev["text"] = prev["text"] + out["text"]
+        else:
+            merged.append(out)
+    return merged
 
 
 def main(argv=None) -> int:
