@@ -119,8 +119,10 @@ def test_slider_moves_the_figure_in_a_real_browser(notebook, voila_server, brows
         old_text = readout.inner_text().strip()
         handle = slider.locator(".noUi-handle").first
         handle.focus()
+        # Move away from whichever end the slider sits at (a slider at its maximum ignores ArrowRight).
+        at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
         for _ in range(3):
-            handle.press("ArrowRight")
+            handle.press("ArrowLeft" if at_max else "ArrowRight")
         page.wait_for_function(
             "old => document.querySelector('.widget-image').src !== old", arg=before, timeout=60_000)
         after = widget_img.get_attribute("src")
