@@ -21,7 +21,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 setup: $(STAMP)
 
 lab: setup
-	OMP_NUM_THREADS=1 $(BIN)/jupyter lab notebooks/00_start_here.ipynb
+	OMP_NUM_THREADS=1 $(BIN)/jupyter lab notebooks/00_start_here.ipynb $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 lint: setup
 	$(BIN)/ruff check dlnlib tests benchmarks

@@ -129,6 +129,8 @@ def gradient_descent(
     steps: maximum number of updates; tol: a trial stops at the first step with loss <= tol;
     record: any of "loss", "end_to_end", "singular_values", "chain"; callbacks: name -> fn(chain) -> Tensor,
     recorded too; blowup: a loss above ``blowup * max(initial loss, 1)`` counts as divergence.
+    With ``tol`` and a loss that ``supports_take``, trials that stopped are dropped from the working batch,
+    so ``direction`` must act trial by trial on whatever (flattened) batch of chains it is given.
     """
     chain = [w.clone() for w in validate_chain(chain)]
     if not hasattr(loss, "chain_value_and_grads"):
