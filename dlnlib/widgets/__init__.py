@@ -89,7 +89,7 @@ class SliderFigure:
     update: ``update(**values)`` redraws the axes (and may return a status string shown below).
     """
 
-    def __init__(self, fig, axes, sliders: dict, update: Callable[..., str | None], *, dpi: int = 80):
+    def __init__(self, fig, axes, sliders: dict, update: Callable[..., str | None], *, dpi: int = 96):
         self.fig, self.axes, self.sliders, self._update, self.dpi = fig, axes, dict(sliders), update, dpi
         self.image = w.Image(format="png")
         self.status = w.HTML()
