@@ -43,7 +43,7 @@ def draw_depth_experiment(ax, result, depth: int, scale: float):
     return f"median final loss {med:.3g}; {int(result.diverged.sum())} of {final.numel()} diverged"
 
 
-def depth_demo(depth: int = 3, scale: float = 0.3) -> SliderFigure:
+def depth_demo(depth: int = 4, scale: float = 0.3) -> SliderFigure:
     """Sliders for depth (1-8) and initial scale; redraws the loss curves of 8 batched trials."""
     fig, axes = make_figure(1, 1, figsize=(7.5, 3.8))
     ax = axes[0, 0]
