@@ -13,14 +13,6 @@ from dlnlib import balance as bal
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny matrices: a second OpenMP thread only adds overhead on a shared CPU. Restored afterwards.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _relu_problem():
     # The notebook's ReLU setting: no hidden pre-activation changes sign on [0, 0.25] (checked below).
