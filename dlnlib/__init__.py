@@ -5,7 +5,7 @@ Conventions (see DESIGN.md): a chain is ``[W_1, ..., W_N]`` with ``W_j`` of shap
 randomness only through ``generator=`` / ``seed=``.
 """
 
-from . import agd, balance, data, endtoend, saxe  # noqa: F401  (topic modules as namespaces: dlnlib.saxe, ...)
+from . import agd, balance, claims, data, endtoend, saxe  # noqa: F401  (topic modules as namespaces: dlnlib.saxe, ...)
 from .chains import SCHEMES, apply_chain, end_to_end, init_chain, layer_gradients, validate_chain
 from .core import get_device, make_generator, resolve_dtype
 from .losses import ChainLoss, DiagonalCompletion, Loss, LpLoss, SquaredError
