@@ -3,12 +3,14 @@
     python -m dlnlib.student notebooks/*.ipynb --out student
 
 In every code cell, each block between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes a
-stub at the same indentation: ``...`` and ``raise NotImplementedError("Exercise X.Y: ...")``, the id
-taken from the cell's ``# Exercise X.Y`` comment. Markdown cells tagged ``solution`` (or text between
-the same markers in markdown) are removed. Outputs of solution cells, and of every later cell whose
-result depends on a name a solution cell defines, are cleared: the dependence is followed statement by
-statement (a name bound from a solution's result is tainted; one rebound from clean values, like the
-throwaway ``_``, is clean again; binding a name is not using it). The instructor notebooks are never modified.
+stub at the same indentation: inside a function ``...`` and ``raise NotImplementedError("Exercise X.Y:
+...")``, the id taken from the cell's ``# Exercise X.Y`` comment; at the top level ``name = ...`` for each
+name the solution binds (nothing raises, so "Run All" goes on; ``check`` answers "not attempted yet").
+Markdown cells tagged ``solution`` (or text between the same markers in markdown) are removed. Outputs of
+solution cells, and of every later cell whose result depends on a name a solution cell defines, are
+cleared: the dependence is followed statement by statement (a name bound from a solution's result is
+tainted; one rebound from clean values, like the throwaway ``_``, is clean again; binding a name is not
+using it). The instructor notebooks are never modified.
 """
 
 from __future__ import annotations
@@ -30,34 +32,51 @@ _EX_ID = re.compile(r"#\s*Exercise\s+(\d+\.\d+)")
 
 
 def strip_solutions(source: str, *, default_id: str | None = None) -> tuple[str, bool]:
-    """Replace solution blocks in one code cell's source with stubs; return (new source, changed)."""
+    """Replace solution blocks in one code cell's source with stubs; return (new source, changed).
+
+    Inside a function the stub raises ``NotImplementedError("Exercise X.Y: ...")``, which ``check``
+    reports as "not attempted yet". At the top level of a cell (an answer that is a value, not a function)
+    nothing may raise, or "Run All" would stop there: each name the solution binds becomes ``name = ...``
+    (Ellipsis), which ``check`` also reports as "not attempted yet".
+    """
     if BEGIN not in source:
         return source, False
     m = _EX_ID.search(source)
     ex_id = m.group(1) if m else default_id
     if ex_id is None:
         raise ValueError("source: a cell with a solution block needs a '# Exercise X.Y' comment naming it")
-    out, inside, indent = [], False, ""
+    out, inside, indent, block = [], False, "", []
     for line in source.splitlines():
         stripped = line.strip()
         if stripped.startswith(BEGIN):
             if inside:
                 raise ValueError(f"source: nested {BEGIN!r} in exercise {ex_id}")
-            inside, indent = True, line[: len(line) - len(line.lstrip())]
-            out.append(f"{indent}# your code here")
-            out.append(f"{indent}...")
-            out.append(f'{indent}raise NotImplementedError("Exercise {ex_id}: replace ... with your code")')
+            inside, indent, block = True, line[: len(line) - len(line.lstrip())], []
             continue
         if stripped.startswith(END):
             if not inside:
                 raise ValueError(f"source: {END!r} without {BEGIN!r} in exercise {ex_id}")
             inside = False
+            out += _stub(ex_id, indent, block)
             continue
-        if not inside:
+        if inside:
+            block.append(line)
+        else:
             out.append(line)
     if inside:
         raise ValueError(f"source: {BEGIN!r} without {END!r} in exercise {ex_id}")
     return "\n".join(out), True
+
+
+def _stub(ex_id: str, indent: str, block: list[str]) -> list[str]:
+    if indent:
+        return [f"{indent}# your code here", f"{indent}...",
+                f'{indent}raise NotImplementedError("Exercise {ex_id}: replace ... with your code")']
+    try:
+        names = sorted(_names(*ast.parse("\n".join(block)).body)[1])
+    except SyntaxError:
+        names = []
+    return ["# your answer here (replace each ...)"] + ([f"{n} = ..." for n in names] or ["..."])
 
 
 class _Names(ast.NodeVisitor):

@@ -135,3 +135,21 @@ def test_check_reports_a_stub_as_not_attempted_and_names_the_exercise_it_waits_f
     res = check("1.2", calls_another_stub)
     assert not res.ok
     assert res.message.startswith("Exercise 1.2: not attempted yet: your function calls your exercise 1.1")
+
+
+def test_top_level_solution_becomes_ellipsis_names_and_check_says_not_attempted():
+    from dlnlib.exercises import check
+
+    src = (f"# Exercise 2.5: classify the fixed points\n{BEGIN}\nkinds = {{'origin': 'saddle'}}\n"
+           f"a, b = 1.0, 2.0\n{END}\nprint('done')")
+    out, changed = strip_solutions(src)
+    assert changed and "saddle" not in out and "raise" not in out
+    assert out.splitlines()[1:] == ["# your answer here (replace each ...)", "a = ...", "b = ...", "kinds = ...",
+                                    "print('done')"]
+    namespace = {}
+    exec(out, namespace)  # runs through: nothing raises at the top level
+    assert namespace["kinds"] is ...
+    res = check("2.5", namespace["kinds"])
+    assert not res.ok and res.message.startswith("Exercise 2.5: not attempted yet")
+    res = check("1.1", ...)
+    assert not res.ok and res.message.startswith("Exercise 1.1: not attempted yet")

@@ -135,6 +135,8 @@ class Exercise:
 
     def check(self, answer) -> CheckResult:
         """Run ``answer`` against the reference on every case; one-line verdict."""
+        if answer is ...:  # a value exercise's stub in the student build: `answer = ...`
+            return CheckResult(False, f"Exercise {self.id}: not attempted yet (replace the `...` with your answer).")
         if self.kind == "function" and not callable(answer):
             return CheckResult(False, f"Exercise {self.id}: expected a function, got {type(answer).__name__}")
         n = 0
