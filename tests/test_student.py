@@ -70,7 +70,8 @@ def test_student_build_has_stubs_and_no_solution_line(path, tmp_path):
     leaked = [line for line in solution_lines(instructor) if line in text]
     assert not leaked, f"solution lines left in the student notebook: {leaked}"
     n_blocks = sum(c.source.count(BEGIN) for c in instructor.cells)
-    assert text.count('raise NotImplementedError("Exercise ') == n_blocks
+    stubs = text.count('raise NotImplementedError("Exercise ') + text.count("# your answer here (replace each ...)")
+    assert stubs == n_blocks
     assert BEGIN not in text and END not in text
 
 
