@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 
 import nbformat
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_FILES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "dlnlib").rglob("*.py"))
@@ -82,8 +83,10 @@ def test_wheel_installs_and_runs_notebook_01_without_the_repository(tmp_path):
     probe = subprocess.run([py, "-c", "import dlnlib"], cwd=tmp_path, env=_env(), capture_output=True, text=True)
     assert probe.returncode != 0 and "No module named 'dlnlib'" in probe.stderr
 
-    _run([sys.executable, "-m", "pip", "--python", py, "install", "--no-index", "--no-cache-dir", "-q", wheel],
-         cwd=tmp_path)
+    # As the Colab setup cell does: the torch already there is pinned, so it can never be replaced (and with
+    # --no-index, any dependency the existing packages did not satisfy would fail the install).
+    _run([sys.executable, "-m", "pip", "--python", py, "install", "--no-index", "--no-cache-dir", "-q",
+          f"torch=={torch.__version__}", wheel], cwd=tmp_path)
 
     imported = json.loads(_run([py, "-c", (
         "import importlib, json, pkgutil, dlnlib\n"
