@@ -1,8 +1,7 @@
 """Repository-wide pytest settings: regression-checked runs never show progress bars, use a fixed
-hash seed and one intra-op thread (kernels started by nbval inherit this environment)."""
+hash seed and one intra-op thread. Set here (not by the shell) so that `python -m pytest ...` gives the
+same runs in PowerShell as under make; kernels started by nbval inherit this environment."""
 
-import os
+from dlnlib.execute import checked_env
 
-os.environ.setdefault("DLNLIB_PROGRESS", "0")
-os.environ.setdefault("PYTHONHASHSEED", "0")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+checked_env()

@@ -3,13 +3,16 @@
     python -m dlnlib.execute notebooks/*.ipynb
 
 Each notebook is run top to bottom by a fresh kernel of the current Python environment, with
-``PYTHONHASHSEED=0``, progress bars off and one intra-op thread, and saved with its new outputs. Widget state is not
-stored (it would add megabytes and nbval ignores widget cells anyway). Prints each run time.
+``PYTHONHASHSEED=0``, progress bars off and one intra-op thread (set here, so the same command works in
+PowerShell), and saved with its new outputs. Widget state is not stored (it would add megabytes and nbval
+ignores widget cells anyway). Prints each run time. Figures are written only with ``--figures DIR``
+(``make figures``); ``--no-save`` leaves the notebooks untouched.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import sys
 import time
@@ -18,18 +21,57 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-__all__ = ["execute_notebook", "main"]
+__all__ = ["CHECKED_ENV", "checked_env", "expand_paths", "execute_notebook", "main"]
 
 CHECKED_ENV = {"PYTHONHASHSEED": "0", "DLNLIB_PROGRESS": "0", "OMP_NUM_THREADS": "1"}
 
 
-def execute_notebook(path, *, timeout: int = 600, allow_errors: bool = False, save: bool = True):
-    """Run the notebook at ``path`` in its own folder; return (notebook, seconds)."""
+def expand_paths(paths) -> list[str]:
+    """Expand wildcards here, since PowerShell and cmd pass ``notebooks\\*.ipynb`` to programs as it is."""
+    out = []
+    for p in map(str, paths):
+        if any(ch in p for ch in "*?["):
+            found = sorted(glob.glob(p))
+            if not found:
+                raise ValueError(f"paths: {p!r} matches no file")
+            out += found
+        else:
+            out.append(p)
+    return out
+
+
+def checked_env() -> None:
+    """Put the regression-checked settings into this process's environment (kernels inherit them)."""
+    os.environ.update(CHECKED_ENV)
+
+
+def execute_notebook(path, *, timeout: int = 600, allow_errors: bool = False, save: bool = True,
+                     figures=None):
+    """Run the notebook at ``path`` in its own folder; return (notebook, seconds).
+
+    figures: folder where the notebook's ``dlnlib.savefig`` calls write (sets ``$DLNLIB_FIGURES`` for
+    the kernel); None keeps whatever the environment says (by default: no figure is written).
+    """
     path = Path(path)
     if not path.is_file() or path.suffix != ".ipynb":
         raise ValueError(f"path: got {str(path)!r}, expected an existing .ipynb file")
-    for key, val in CHECKED_ENV.items():
-        os.environ[key] = val
+    checked_env()
+    previous = os.environ.get("DLNLIB_FIGURES")
+    if figures is not None:
+        os.environ["DLNLIB_FIGURES"] = str(Path(figures).resolve())
+    try:
+        nb, seconds = _run(path, timeout, allow_errors)
+    finally:
+        if previous is None:
+            os.environ.pop("DLNLIB_FIGURES", None)
+        else:
+            os.environ["DLNLIB_FIGURES"] = previous
+    if save:
+        nbformat.write(nb, path)
+    return nb, seconds
+
+
+def _run(path: Path, timeout: int, allow_errors: bool):
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb,
@@ -52,8 +94,6 @@ def execute_notebook(path, *, timeout: int = 600, allow_errors: bool = False, sa
             view = out.get("data", {}).get("application/vnd.jupyter.widget-view+json")
             if view is not None:
                 view["model_id"] = f"cell-{k}-widget"
-    if save:
-        nbformat.write(nb, path)
     return nb, seconds
 
 
@@ -74,10 +114,12 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="Execute notebooks in place with outputs (CI's environment).")
     p.add_argument("paths", nargs="+")
     p.add_argument("--timeout", type=int, default=600)
-    p.add_argument("--no-save", action="store_true", help="run only (figures are still written); keep the files")
+    p.add_argument("--no-save", action="store_true", help="run only; leave the notebook files as they are")
+    p.add_argument("--figures", metavar="DIR", default=None,
+                   help="write the notebooks' figures (dlnlib.savefig) into DIR, e.g. figures (make figures)")
     args = p.parse_args(argv)
-    for path in args.paths:
-        _, seconds = execute_notebook(path, timeout=args.timeout, save=not args.no_save)
+    for path in expand_paths(args.paths):
+        _, seconds = execute_notebook(path, timeout=args.timeout, save=not args.no_save, figures=args.figures)
         print(f"{path}: executed in {seconds:.1f} s", file=sys.stderr)
     return 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 import textwrap
 import traceback
 from collections.abc import Callable, Iterable
@@ -24,6 +25,8 @@ __all__ = ["Exercise", "CheckResult", "register", "get", "check", "hint", "solut
 TOPICS = ("gradients", "saxe", "balance", "endtoend", "agd", "tour")
 
 _REGISTRY: dict[str, Exercise] = {}
+# The message of a student-build stub: raise NotImplementedError("Exercise 2.3: replace ... with your code").
+_STUB_ID = re.compile(r"Exercise (\d+\.\d+):")
 
 
 @dataclass
@@ -132,6 +135,8 @@ class Exercise:
 
     def check(self, answer) -> CheckResult:
         """Run ``answer`` against the reference on every case; one-line verdict."""
+        if answer is ...:  # a value exercise's stub in the student build: `answer = ...`
+            return CheckResult(False, f"Exercise {self.id}: not attempted yet (replace the `...` with your answer).")
         if self.kind == "function" and not callable(answer):
             return CheckResult(False, f"Exercise {self.id}: expected a function, got {type(answer).__name__}")
         n = 0
@@ -141,8 +146,7 @@ class Exercise:
                 diag = self.judge(answer, self.reference, case)
             except StudentError as err:
                 if isinstance(err.exc, NotImplementedError):
-                    return CheckResult(False, f"Exercise {self.id}: not attempted yet (the stub still raises "
-                                              "NotImplementedError). Replace the `...` with your code.")
+                    return CheckResult(False, self._not_attempted(err.exc))
                 return CheckResult(
                     False, f"Exercise {self.id}: your code raised {type(err.exc).__name__}: {err.exc}",
                     details=err.text.rstrip(),
@@ -150,6 +154,15 @@ class Exercise:
             if diag is not None:
                 return CheckResult(False, f"Exercise {self.id}: {diag} (case {n}: {describe(case)})")
         return CheckResult(True, f"Exercise {self.id}: correct on all {n} cases.")
+
+    def _not_attempted(self, exc: NotImplementedError) -> str:
+        """The verdict for a stub that still raises: this exercise's own, or another one the answer calls."""
+        stub = _STUB_ID.match(str(exc))
+        if stub is not None and stub.group(1) != self.id:
+            return (f"Exercise {self.id}: not attempted yet: your function calls your exercise {stub.group(1)}, "
+                    "whose stub still raises NotImplementedError. Solve that one first.")
+        return (f"Exercise {self.id}: not attempted yet (the stub still raises NotImplementedError). "
+                "Replace the `...` with your code.")
 
     def hint(self, level: int = 1) -> str:
         if not isinstance(level, int) or isinstance(level, bool) or level < 1:

@@ -93,25 +93,27 @@ def plot_losses(
     return ax
 
 
-def figures_dir() -> Path:
-    """Where ``savefig`` writes: ``$DLNLIB_FIGURES`` if set, else the repository's ``figures/``."""
-    env = os.environ.get("DLNLIB_FIGURES")
-    if env:
-        return Path(env)
-    repo = Path(__file__).resolve().parents[2]
-    if (repo / "pyproject.toml").exists():
-        return repo / "figures"
-    return Path.cwd() / "figures"
+def figures_dir() -> Path | None:
+    """Where ``savefig`` writes: the folder named by ``$DLNLIB_FIGURES``, or None (then it writes nothing).
+
+    Opening or running a notebook (JupyterLab, Voila, nbval, ``make notebooks``) leaves ``figures/``
+    alone; ``make figures`` (``python -m dlnlib.execute --figures figures ...``) sets the variable.
+    """
+    env = os.environ.get("DLNLIB_FIGURES", "").strip()
+    return Path(env) if env else None
 
 
-def savefig(fig, name: str, *, dpi: int = FIG_DPI) -> Path:
-    """Write ``fig`` to ``figures/<name>.png`` reproducibly (no timestamp or version metadata).
+def savefig(fig, name: str, *, dpi: int = FIG_DPI) -> Path | None:
+    """Write ``fig`` to ``<figures_dir()>/<name>.png`` reproducibly (no timestamp or version metadata).
 
     name: file stem, conventionally prefixed with the notebook number ("04_iterations").
+    Returns the path written, or None when no figures folder is set (the default: a plain run writes no file).
     """
-    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name or name.startswith("."):
         raise ValueError(f"name: got {name!r}, expected a plain file stem such as '04_iterations'")
     out = figures_dir()
+    if out is None:
+        return None
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.png"
     fig.savefig(path, dpi=dpi, metadata={"Software": None})
