@@ -417,8 +417,6 @@ def ab_end_point(a0, b0, s) -> tuple[torch.Tensor, torch.Tensor]:
     """
     a0, b0, s = _broadcast(**dict(zip(("a0", "b0", "s"), _tensors(a0=a0, b0=b0, s=s))))
     check_positive("s", s)
-    if not (torch.isfinite(a0).all() and torch.isfinite(b0).all()):
-        raise ValueError("a0/b0: got non-finite values, expected finite start points")
     c = a0 * a0 - b0 * b0
     sigma = torch.sign(a0 + b0)
     a = sigma * ((c + torch.sqrt(c * c + 4 * s * s)) / 2).sqrt()
