@@ -5,8 +5,9 @@ Notation (notebook 02; seed 002's homework, Eqs. (1)-(10)): whitened inputs (``S
 ``r = min(d_out, d_in)``. Mode coordinates: ``W1bar = W1 V``, ``W2bar = U^T W2``. Mode vectors are stored
 as rows: ``a`` (*batch, d_in, d_h) with ``a[i] = a^i`` = column i of W1bar, and ``b`` (*batch, d_out, d_h)
 with ``b[i] = b^i`` = row i of W2bar, so ``W1bar = a^T`` and ``W2bar = b``.
-Time: ``tau dW/dt = -dE/dW``. Gradient descent with learning rate ``eta`` is the Euler step of this flow
-with ``tau = 1/eta``: step k sits at time ``t = k`` for ``tau = 1/eta``, or ``t = eta k`` for ``tau = 1``.
+Time (the series' convention, notebook 01): ``tau dW/dt = -dE/dW``; a gradient-descent step with learning rate
+``eta`` is an Euler step of length ``eta tau``, so step k sits at ``t = eta tau k``. The series takes ``tau = 1``
+(``t = eta k``) everywhere; functions keep ``tau`` as an argument for the formulas.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ __all__ = [
     "ab_jacobian",
     "ab_fixed_point_type",
     "ab_invariant",
+    "ab_end_point",
     "ab_trajectory",
     "ab_gradient_descent",
     "mode_strength",
@@ -403,6 +405,25 @@ def ab_invariant(a, b) -> torch.Tensor:
     return a * a - b * b
 
 
+def ab_end_point(a0, b0, s) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where the gradient flow of Eqs. (9)-(10) from ``(a0, b0)`` ends (any tau > 0), for s > 0.
+
+    Two conserved features decide it, not the imbalance alone: ``c = a^2 - b^2`` (constant along the flow) and
+    the sign of ``a + b`` (``tau d(a + b)/dt = (s - ab)(a + b)``, so ``a + b`` never changes sign). With
+    ``sigma = sign(a0 + b0)`` the flow ends at ``a = sigma sqrt((c + sqrt(c^2 + 4 s^2)) / 2)``, ``b = s / a``,
+    the point where the hyperbola ``a^2 - b^2 = c`` meets ``ab = s`` on the side of ``a + b``. A start on the
+    anti-diagonal ``a0 + b0 = 0`` flows into the saddle at the origin, returned as ``(0, 0)``.
+    a0, b0, s broadcast -> ``(a_end, b_end)`` of the broadcast shape.
+    """
+    a0, b0, s = _broadcast(**dict(zip(("a0", "b0", "s"), _tensors(a0=a0, b0=b0, s=s))))
+    check_positive("s", s)
+    c = a0 * a0 - b0 * b0
+    sigma = torch.sign(a0 + b0)
+    a = sigma * ((c + torch.sqrt(c * c + 4 * s * s)) / 2).sqrt()
+    b = torch.where(sigma == 0, torch.zeros_like(a), s / torch.where(sigma == 0, torch.ones_like(a), a))
+    return a, b
+
+
 def ab_trajectory(a0, b0, s, times, tau: float = 1.0, *, rtol: float = 1e-10, atol: float = 1e-12):
     """Solve Eqs. (9)-(10) from (a0, b0) with scipy's DOP853 (gradient flow of the decoupled system).
 
@@ -439,8 +460,8 @@ def ab_trajectory(a0, b0, s, times, tau: float = 1.0, *, rtol: float = 1e-10, at
 
 
 def ab_gradient_descent(a0, b0, s, lr, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gradient descent on E(a, b) = (s - ab)^2 / 2 with learning rate ``lr`` (the Euler map of (9)-(10)
-    with tau = 1/lr), run by ``dlnlib.gradient_descent`` on the one-unit chain [a, b].
+    """Gradient descent on E(a, b) = (s - ab)^2 / 2 with learning rate ``lr`` (the Euler step of length ``lr``
+    of (9)-(10) with tau = 1), run by ``dlnlib.gradient_descent`` on the one-unit chain [a, b].
 
     a0, b0, s, lr broadcast to a shape B. Returns ``(a, b)``, each (steps + 1, *B); iterate k sits at
     time t = lr k of the tau = 1 flow. A diverged trial's iterates after divergence are NaN.

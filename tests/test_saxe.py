@@ -198,6 +198,33 @@ def test_ab_trajectory_conserves_imbalance_and_matches_the_generic_flow():
     assert torch.allclose(flow.chains[1][..., 0, 0], b, atol=1e-8)
 
 
+def test_ab_end_point_matches_the_flow_and_needs_the_sign_of_a_plus_b():
+    gen = torch.Generator().manual_seed(5)
+    a0, b0 = (3 * torch.rand(2, 60, generator=gen, dtype=F64) - 1.5).unbind(0)
+    s = torch.tensor(0.7, dtype=F64)
+    a_end, b_end = saxe.ab_end_point(a0, b0, s)
+    a, b = saxe.ab_trajectory(a0, b0, s, np.array([0.0, 80.0]), tau=0.5)  # the end point does not depend on tau
+    assert float(((a[-1] - a_end) ** 2 + (b[-1] - b_end) ** 2).sqrt().max()) < 1e-6
+    assert torch.allclose(a_end * b_end, s.expand(60), atol=1e-12)  # on the curve of minima
+    assert torch.allclose(saxe.ab_invariant(a_end, b_end), saxe.ab_invariant(a0, b0), atol=1e-12)
+    # same imbalance, opposite sign of a + b: opposite end points
+    pa, pb = saxe.ab_end_point(torch.tensor([1.0, -1.0], dtype=F64), torch.tensor([0.5, -0.5], dtype=F64), 1.0)
+    a_star = math.sqrt((0.75 + math.sqrt(0.75**2 + 4)) / 2)  # c = 0.75, s = 1
+    assert torch.allclose(pa, torch.tensor([a_star, -a_star], dtype=F64), atol=1e-14)
+    assert torch.allclose(pa * pb, torch.ones(2, dtype=F64), atol=1e-14)
+    # the anti-diagonal flows into the saddle
+    za, zb = saxe.ab_end_point(0.8, -0.8, 1.0)
+    assert float(za) == 0.0 and float(zb) == 0.0
+    fa, fb = saxe.ab_trajectory(0.8, -0.8, 1.0, np.array([0.0, 20.0]))
+    assert abs(float(fa[-1])) < 1e-6 and abs(float(fb[-1])) < 1e-6
+    with pytest.raises(ValueError, match="s: got"):
+        saxe.ab_end_point(1.0, 0.5, 0.0)
+    with pytest.raises(ValueError, match="a0: contains NaN"):
+        saxe.ab_end_point(float("nan"), 0.5, 1.0)
+    with pytest.raises(ValueError, match="broadcast"):
+        saxe.ab_end_point(torch.zeros(3), torch.zeros(2), 1.0)
+
+
 def test_ab_gradient_descent_shrinks_imbalance_by_the_exact_factor_and_batches():
     a, b = saxe.ab_gradient_descent(0.3, 2.0, 1.0, 0.2, 40)
     c, r = saxe.ab_invariant(a, b), 1.0 - a * b
