@@ -114,4 +114,5 @@ def test_figure4_grid_has_a_row_per_dataset():
     fig = agdplot.figure4_grid({"a": {"GD": (curve, curve), "AGD, L = 2": (curve / 2, curve)},
                                 "b": {"GD": (curve, curve)}}, checkpoints=(10,))
     assert len(fig.axes) == 4 and fig.axes[0].get_title() == "a: train loss" and len(fig.axes[0].lines) == 3
+    assert fig.axes[0].get_xlim() == (0, 29)  # iterations 0..29, no empty negative half of the symlog axis
     plt.close(fig)

@@ -211,6 +211,7 @@ def figure4_grid(datasets: dict, *, checkpoints=(10, 100, 1000)):
             for t in checkpoints:
                 ax.axvline(t, color="0.85", lw=0.8, zorder=0)
             ax.set_xscale("symlog", linthresh=1.0)
+            ax.set_xlim(0, max(len(_np(v)) for pair in runs.values() for v in pair) - 1)
             ax.set_yscale("log")
             ax.set_xlabel("iteration")
             ax.set_title(f"{name}: {what} loss", fontsize=10)
