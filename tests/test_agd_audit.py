@@ -43,9 +43,10 @@ def test_race_matches_shallow_gd_and_aligned_gd(n, d, depth):
     lr = torch.stack([0.5 * 2 / top, 0.95 * 2 / top], 1)
     race = agd.race_agd_gd(X, y, lr, depth=depth, steps=2000, tol=1e-6)
     assert race["gd"].shape == (6, 2) and bool((race["gd"] > 0).all()) and bool((race["agd"] > 0).all())
+    steps = int(race["iterations"])  # every trial reached tol by then
     for b in range(6):
         for r in range(2):
-            gd, ag = _param_space_iterations(X[b], y[b], float(lr[b, r]), depth, 2000, 1e-6)
+            gd, ag = _param_space_iterations(X[b], y[b], float(lr[b, r]), depth, steps, 1e-6)
             assert (gd, ag) == (int(race["gd"][b, r]), int(race["agd"][b, r]))
     # the largest ||Yhat||^2/(2n) a deep sub-step meets, against aligned_gd's recorded outputs
     run = agd.aligned_gd(X[0], y[0], depth=depth, lr=float(lr[0, 1]), steps=int(race["iterations"]),
