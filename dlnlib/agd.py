@@ -54,6 +54,10 @@ __all__ = [
     "seconds_per_iteration",
     "count_spikes",
     "local_maxima",
+    "random_problems",
+    "race_agd_gd",
+    "shallow_loss_after",
+    "search_counterexamples",
 ]
 
 INITS = ("normal", "he", "xavier", "agd")
@@ -801,3 +805,173 @@ def seconds_per_iteration(X, y, *, depth: int, lr: float, steps: int = 200, repe
         aligned_gd(X, y, depth=depth, lr=lr, steps=steps)
         times.append((time.perf_counter() - t0) / max(steps, 1))
     return sorted(times)[len(times) // 2]
+
+
+# --------------------------------------------------------------------------- Theorem 1 audit: AGD against GD
+
+
+def random_problems(count: int, n: int, d: int, *, cond: float = 25.0, labels: str = "uniform", seed: int = 0):
+    """A batch of random regression problems satisfying Assumption 1 (|y_i| <= 1, rank X = min(n, d)).
+
+    X = U diag(s) V^T with random orthogonal U (n x n), V (d x d) and min(n, d) singular values drawn
+    log-uniformly from [1/sqrt(cond), 1], so the nonzero eigenvalues of ``X X^T`` span a ratio of at most
+    ``cond``. labels: "uniform" (y_i uniform in [-1, 1]) or "signs" (y_i = +-1, the extreme of Assumption 1).
+    Returns X (count, n, d) and y (count, n), float64, reproducible from ``seed``.
+    """
+    count = check_int("count", count, minimum=1)
+    n = check_int("n", n, minimum=1)
+    d = check_int("d", d, minimum=1)
+    check_positive("cond", cond, allow_tensor=False)
+    if cond < 1:
+        raise ValueError(f"cond: got {cond!r}, expected a condition number >= 1")
+    check_choice("labels", labels, ("uniform", "signs"))
+    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    r = min(n, d)
+    U = torch.linalg.qr(torch.randn(count, n, n, generator=gen, dtype=torch.float64))[0]
+    V = torch.linalg.qr(torch.randn(count, d, d, generator=gen, dtype=torch.float64))[0]
+    s = torch.exp(-0.5 * math.log(cond) * torch.rand(count, r, generator=gen, dtype=torch.float64))
+    X = (U[..., :r] * s[:, None, :]) @ V[..., :r].transpose(1, 2)
+    u = torch.rand(count, n, generator=gen, dtype=torch.float64)
+    y = 2 * u - 1 if labels == "uniform" else torch.where(u < 0.5, -1.0, 1.0).to(torch.float64)
+    return X, y
+
+
+def race_agd_gd(X, y, lr, *, depth: int = 2, steps: int, tol: float = 1e-6) -> dict:
+    """Shallow GD and AGD (same eta) on a batch of problems, iteration by iteration, in output space.
+
+    Uses Proposition 1 (``E <- (I - eta K) E``) and Theorem 1's Eqs. (4) and (6) (checked against
+    ``aligned_gd`` in notebook 05 and the tests), written in the eigenbasis of ``K = X X^T / n``, where the
+    layer-1 step is diagonal and the deep steps are rank-one; directions with a zero eigenvalue carry no
+    part of ``E^sol`` and are dropped. Cost per iteration: O(B K n), so thousands of problems run at once.
+
+    X: (B, n, d); y: (B, n); lr: (B, R), R learning rates per problem (each must be stable for GD);
+    steps: iterations at most; tol: stop criterion ``||E^sol_t||^2 <= tol ||Y^sol||^2`` (the loss minus its
+    optimum, relative to its initial value). Returns tensors of shape (B, R): "gd" and "agd" (iterations
+    to tol, -1 if not within ``steps``), "agd_above_gd" (True if AGD's ||E^sol_t|| exceeds GD's at some
+    iteration t before GD reaches tol), "yhat_sq_over_2n" and "yhat_sq_over_4ysol" (the largest
+    ``||Yhat||^2 / (2n)`` and ``||Yhat||^2 / (4 ||Y^sol||^2)`` met by a deep sub-step), and "iterations"
+    (int, iterations run).
+    """
+    X = as_tensor("X", X)
+    y = as_tensor("y", y)
+    if X.ndim != 3 or y.ndim != 2 or y.shape != X.shape[:2]:
+        raise ValueError(f"X, y: got shapes {tuple(X.shape)} and {tuple(y.shape)}, expected (B, n, d) and (B, n)")
+    lr = as_tensor("lr", lr)
+    if lr.ndim != 2 or lr.shape[0] != X.shape[0]:
+        raise ValueError(f"lr: got shape {tuple(lr.shape)}, expected (B, R) with B = {X.shape[0]} problems")
+    check_positive("lr", lr)
+    depth = check_int("depth", depth, minimum=1)
+    steps = check_int("steps", steps, minimum=1)
+    check_positive("tol", tol, allow_tensor=False)
+    n = X.shape[1]
+    lam, U = torch.linalg.eigh(X @ X.transpose(1, 2) / n)
+    floor = lam.abs().amax(-1, keepdim=True) * n * torch.finfo(lam.dtype).eps * 10
+    live = lam > floor
+    top = lam.amax(-1, keepdim=True)
+    if bool((lr * top >= 2).any()):
+        raise ValueError("lr: some rate is >= 2 / lambda_max of its problem, expected rates at which GD is stable")
+    # coordinates of Y^sol in the eigenbasis (the zero-eigenvalue part of y is not fitted by any model)
+    c = torch.where(live, (U.transpose(1, 2) @ y[..., None])[..., 0], torch.zeros_like(lam))
+    c = c[:, None, :].expand(-1, lr.shape[1], -1)
+    factor = torch.where(live[:, None, :], 1 - lr[..., None] * lam[:, None, :], torch.zeros_like(c))
+    ysol_sq = (c * c).sum(-1)
+    target = tol * ysol_sq
+    e_gd, e_agd = c.clone(), c.clone()
+    never = torch.full(lr.shape, -1, dtype=torch.long)
+    it_gd, it_agd = never.clone(), never.clone()
+    above = torch.zeros(lr.shape, dtype=torch.bool)
+    r2n, r4 = torch.zeros(lr.shape, dtype=lam.dtype), torch.zeros(lr.shape, dtype=lam.dtype)
+    t = 0
+    for t in range(1, steps + 1):
+        e_gd = factor * e_gd
+        e_agd = factor * e_agd  # Eq. (4)
+        for _ in range(depth - 1):  # Eq. (6): E <- E - <Yhat, E>/(2n) Yhat, with <Yhat, E> = <Yhat, E^sol>
+            yh = c - e_agd
+            yy = (yh * yh).sum(-1)
+            r2n = torch.maximum(r2n, yy / (2 * n))
+            r4 = torch.maximum(r4, yy / (4 * ysol_sq))
+            e_agd = e_agd - ((yh * e_agd).sum(-1) / (2 * n))[..., None] * yh
+        sq_gd, sq_agd = (e_gd * e_gd).sum(-1), (e_agd * e_agd).sum(-1)
+        above |= (sq_gd > target) & (sq_agd > sq_gd * (1 + 1e-12))  # compared until GD reaches tol
+        it_gd = torch.where((it_gd < 0) & (sq_gd <= target), t, it_gd)
+        it_agd = torch.where((it_agd < 0) & (sq_agd <= target), t, it_agd)
+        if bool((it_gd >= 0).all()) and bool((it_agd >= 0).all()):
+            break
+    return {"gd": it_gd, "agd": it_agd, "agd_above_gd": above, "yhat_sq_over_2n": r2n,
+            "yhat_sq_over_4ysol": r4, "iterations": t}
+
+
+def shallow_loss_after(X, y, lr, steps: int) -> torch.Tensor:
+    """Loss of shallow GD from theta = 0 after ``steps`` steps, in closed form (Proposition 1).
+
+    ``E_t = (I - eta K)^t y`` with K = X X^T / n; in K's eigenbasis every component is multiplied by
+    ``(1 - eta lambda_i)^t``. Used to tune GD's rate on a grid at the cost of one eigen-decomposition
+    (notebook 05, Figure 4). X: (n, d); y: (n,); lr: float or tensor (any shape). Returns lr's shape.
+    """
+    X, y = _data(X, y)
+    steps = check_int("steps", steps, minimum=0)
+    lr_t = _lr(lr, X)
+    lam, U = torch.linalg.eigh(output_kernel(X))
+    c = U.T @ y
+    decay = (1 - lr_t[..., None] * lam) ** (2 * steps)
+    return (decay * c * c).sum(-1) / (2 * X.shape[0])
+
+
+def search_counterexamples(shapes, *, count: int = 250, fractions=(0.25, 0.5, 0.75, 0.95), depth: int = 2,
+                           cond: float = 25.0, steps: int = 3000, tol: float = 1e-6, seed: int = 0) -> dict:
+    """Search random problems for cases where AGD is slower than shallow GD (notebook 05, Section 4.2).
+
+    For every shape (n, d) in ``shapes`` and both label types of ``random_problems``, ``count`` problems
+    (seeded from ``seed``, the shape's index and the label type); each runs ``race_agd_gd`` at the rates
+    ``fractions x 2 / lambda_max`` and ``eta*`` (the last column). Iterations to tol that are not reached
+    within ``steps`` count as infinite; a comparison where neither method reaches tol is "undecided".
+    Returns a dict: "problems", "pairs" (problems x rates); counts of counterexamples "same_rate" (AGD at
+    rate eta slower than GD at eta, per rate: a list), "tuned" (AGD at GD's best rate slower than GD at it),
+    "best" (AGD's best rate slower than GD's best), "above" (AGD's error above GD's at some iteration, over
+    pairs), "undecided"; "speedup" (median over problems of GD/AGD iterations, per rate); the largest
+    "yhat_sq_over_2n" and "yhat_sq_over_4ysol"; and "worst": the counterexample with the largest
+    AGD/GD iteration ratio as (X (n, d), y (n,), lr, GD iterations, AGD iterations) or None.
+    """
+    if not isinstance(shapes, (list, tuple)) or not shapes:
+        raise ValueError(f"shapes: got {shapes!r}, expected a non-empty list of (n, d) pairs")
+    frac = torch.as_tensor(fractions, dtype=torch.float64).reshape(-1)
+    if frac.numel() == 0 or not bool(((frac > 0) & (frac < 1)).all()):
+        raise ValueError(f"fractions: got {fractions!r}, expected numbers in (0, 1) "
+                         "(multiples of GD's limit 2/lambda_max)")
+    seed = check_int("seed", seed, minimum=0)
+    out = {"problems": 0, "pairs": 0, "same_rate": [0] * (frac.numel() + 1), "tuned": 0, "best": 0, "above": 0,
+           "undecided": 0, "yhat_sq_over_2n": 0.0, "yhat_sq_over_4ysol": 0.0, "worst": None}
+    ratios, worst_ratio = [], 1.0
+    for k, shape in enumerate(shapes):
+        if not isinstance(shape, (list, tuple)) or len(shape) != 2:
+            raise ValueError(f"shapes: entry {shape!r}, expected an (n, d) pair")
+        n, d = shape
+        for j, labels in enumerate(("uniform", "signs")):
+            X, y = random_problems(count, n, d, cond=cond, labels=labels, seed=seed + 2 * k + j)
+            lam = torch.linalg.eigvalsh(X @ X.transpose(1, 2) / n)
+            top = lam[:, -1]
+            low = torch.where(lam > 1e-10 * top[:, None], lam, torch.full_like(lam, math.inf)).amin(-1)
+            lr = torch.cat([frac * 2 / top[:, None], (2 / (top + low))[:, None]], 1)
+            race = race_agd_gd(X, y, lr, depth=depth, steps=steps, tol=tol)
+            gd = torch.where(race["gd"] < 0, math.inf, race["gd"].to(torch.float64))
+            ag = torch.where(race["agd"] < 0, math.inf, race["agd"].to(torch.float64))
+            decided = torch.isfinite(gd) | torch.isfinite(ag)
+            slower = (ag > gd) & decided
+            out["problems"] += count
+            out["pairs"] += slower.numel()
+            out["undecided"] += int((~decided).sum())
+            out["same_rate"] = [a + int(b) for a, b in zip(out["same_rate"], slower.sum(0))]
+            k_best = gd.argmin(1, keepdim=True)
+            out["tuned"] += int((ag.gather(1, k_best) > gd.gather(1, k_best)).sum())
+            out["best"] += int((ag.amin(1) > gd.amin(1)).sum())
+            out["above"] += int(race["agd_above_gd"].sum())
+            out["yhat_sq_over_2n"] = max(out["yhat_sq_over_2n"], float(race["yhat_sq_over_2n"].max()))
+            out["yhat_sq_over_4ysol"] = max(out["yhat_sq_over_4ysol"], float(race["yhat_sq_over_4ysol"].max()))
+            ratios.append(gd / ag)
+            ratio = torch.where(slower & torch.isfinite(ag), ag / gd, torch.zeros_like(gd))
+            if float(ratio.max()) > worst_ratio:
+                worst_ratio = float(ratio.max())
+                b, r = divmod(int(ratio.argmax()), ratio.shape[1])
+                out["worst"] = (X[b], y[b], float(lr[b, r]), int(gd[b, r]), int(ag[b, r]))
+    out["speedup"] = torch.cat(ratios).nanmedian(0).values.tolist()
+    return out

