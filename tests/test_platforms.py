@@ -15,10 +15,10 @@ import torch
 
 import dlnlib.runchecks as runchecks
 from dlnlib.execute import CHECKED_ENV
+from dlnlib.setupcell import TAG, cell_source, repository_url
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(ROOT.glob("notebooks/[0-9][0-9]_*.ipynb"))
-TAG = "dlnlib-setup"
 
 
 def _setup_cell(path):
@@ -66,15 +66,37 @@ def _colab(monkeypatch, *, installed: bool):
 
 
 def test_setup_cell_on_colab_installs_from_the_repository_keeping_torch(monkeypatch):
-    src = _setup_cell(NOTEBOOKS[0]).source
+    src = cell_source("https://github.com/example/dlnlib.git")
     widgets, pip = _colab(monkeypatch, installed=False)
     exec(compile(src, "setup", "exec"), {})
     assert len(widgets.calls) == 1 and len(pip.calls) == 1
     (cmd,), kwargs = pip.calls[0]
     assert cmd[:4] == [sys.executable, "-m", "pip", "install"] and kwargs == {"check": True}
     assert f"torch=={torch.__version__}" in cmd  # Colab's torch satisfies the pin: never reinstalled
-    (spec,) = [c for c in cmd if c.startswith("dlnlib @ git+https://")]
-    assert "OWNER" not in spec, "the setup cell still has the placeholder repository URL"
+    assert "dlnlib @ git+https://github.com/example/dlnlib" in cmd
+
+
+def test_setup_cell_without_a_repository_asks_for_it_on_colab(monkeypatch):
+    # The stored cells carry whatever URL the repository names (none yet): a Colab user is told what to do.
+    src = _setup_cell(NOTEBOOKS[0]).source
+    assert src == cell_source(repository_url(ROOT))
+    widgets, pip = _colab(monkeypatch, installed=False)
+    if repository_url(ROOT):
+        exec(compile(src, "setup", "exec"), {})
+        assert len(pip.calls) == 1
+    else:
+        with pytest.raises(RuntimeError, match="REPOSITORY is not set"):
+            exec(compile(src, "setup", "exec"), {})
+        assert pip.calls == []
+
+
+def test_cell_source_rejects_bad_urls():
+    with pytest.raises(ValueError, match="repo: got 'git@github.com:x/y'"):
+        cell_source("git@github.com:x/y")
+    with pytest.raises(ValueError, match="without quotes"):
+        cell_source('https://x/"; import os')
+    with pytest.raises(TypeError, match="repo"):
+        cell_source(None)
 
 
 def test_setup_cell_on_colab_with_dlnlib_installed_only_enables_widgets(monkeypatch):
