@@ -525,6 +525,8 @@ def _end(a0, b0, s, *, conserved=None, branch=True, manifold=True, root=True, ta
 
 def _end_linear(a0, b0, s):
     # the end point if a - b were the conserved quantity: a^2 - d a - s = 0 on the branch of a0 + b0
+    if a0 + b0 == 0:
+        return torch.zeros(2, dtype=F64)
     d = a0 - b0
     a = (d + math.copysign(math.sqrt(d * d + 4 * s), a0 + b0)) / 2
     return torch.tensor([a, a - d], dtype=F64)
