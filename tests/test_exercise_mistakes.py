@@ -233,7 +233,7 @@ MISTAKES = [
     ("1.1", "no eta", lambda W1, W2, Sxx, Syx, eta: (Syx - W2 @ W1 @ Sxx) @ W1.T, "learning rate eta is missing"),
     ("1.1", "uphill", lambda W1, W2, Sxx, Syx, eta: eta * (W2 @ W1 @ Sxx - Syx) @ W1.T, "sign is flipped"),
     ("1.1", "Delta W1 instead", lambda W1, W2, Sxx, Syx, eta: eta * W2.T @ (Syx - W2 @ W1 @ Sxx), "this is Delta W1"),
-    ("1.1", "factor 2", lambda W1, W2, Sxx, Syx, eta: 2 * eta * (Syx - W2 @ W1 @ Sxx) @ W1.T, "factor 1/2 of E"),
+    ("1.1", "factor 2", lambda W1, W2, Sxx, Syx, eta: 2 * eta * (Syx - W2 @ W1 @ Sxx) @ W1.T, "1/2 in E cancels"),
     ("1.1", "numpy result", lambda W1, W2, Sxx, Syx, eta: a11(W1, W2, Sxx, Syx, eta).numpy(), "numpy ndarray"),
     ("1.1", "float32 result", lambda W1, W2, Sxx, Syx, eta: a11(W1, W2, Sxx, Syx, eta).float(), "dtype torch.float32"),
     # 1.2

@@ -67,7 +67,7 @@ register(Exercise(
             lambda W1, W2, Sxx, Syx, eta: -eta * (Syx - W2 @ W1 @ Sxx) @ W1.T,
         "this is Delta W1 (the first layer's update, W2^T on the left), not Delta W2":
             lambda W1, W2, Sxx, Syx, eta: eta * W2.T @ (Syx - W2 @ W1 @ Sxx),
-        "the factor 1/2 of E was lost twice over (dE/dW = W Sigma_xx - Sigma_yx has no 2)":
+        "twice the update: the 1/2 in E cancels the 2 that differentiating the square brings down":
             lambda W1, W2, Sxx, Syx, eta: 2 * eta * (Syx - W2 @ W1 @ Sxx) @ W1.T,
     },
     hints=[
