@@ -111,3 +111,24 @@ def test_lookup_errors():
         get("9.9")
     with pytest.raises(ValueError, match=r"level: got 0, expected an integer >= 1"):
         get("1.1").hint(0)
+
+
+def test_per_case_judges_still_work_with_refusal_and_stub():
+    # the per-case form (judge returns one diagnosis per case), as exercises written before the mistake tables
+    from dlnlib.exercises import Exercise, call_student
+
+    def reference(x):
+        return 2 * x
+
+    def judge(student, ref, case):
+        return compare(call_student(student, case["x"].clone()), ref(case["x"]), name="y",
+                       alternatives={"forgot the 2": case["x"]})
+
+    ex = Exercise(id="9.1", title="double", reference=reference, judge=judge,
+                  cases=lambda: [{"x": torch.arange(3.0, dtype=F64)}, {"x": torch.ones(2, 2, dtype=F64)}])
+    assert ex.check(lambda x: x + x).ok
+    assert "forgot the 2" in ex.check(lambda x: x.clone()).message
+    assert "dlnlib's own answer" in ex.check(lambda x: reference(x)).message
+    assert "not attempted yet" in ex.check(lambda x: (_ for _ in ()).throw(NotImplementedError())).message
+    res = ex.check(lambda x: x.nope)
+    assert "your code raised AttributeError" in res.message and "x.nope" in res.details

@@ -116,6 +116,8 @@ def call_student(fn: Callable, *args, _forbidden: frozenset = frozenset(), **kwa
         sys.setprofile(watch)
     try:
         out = fn(*args, **kwargs)
+    except ReferenceCalled:
+        raise
     except Exception as exc:  # the student's code may raise anything: report it, never swallow it
         if hits:
             raise ReferenceCalled(hits[0]) from None
@@ -296,8 +298,8 @@ class Exercise:
     title: str
     reference: Callable
     cases: Callable[[], Iterable[dict]]
-    args: tuple
-    expected: Callable[[dict], object]
+    args: tuple = ()
+    expected: Callable[[dict], object] | None = None
     mistakes: dict = field(default_factory=dict)
     case_mistakes: Callable[[dict], dict] | None = None
     hints: list[str] = field(default_factory=list)
@@ -308,6 +310,8 @@ class Exercise:
     normalize: Callable | None = None
     derivation: str = ""
     answer_marks: tuple = ()
+    judge: Callable[[Callable, Callable, dict], str | None] | None = None  # per-case form, see _check_per_case
+    kind: str = "function"
 
     def _forbidden_codes(self) -> frozenset:
         return frozenset(id(_code_of(f)) for f in (self.reference, *self.forbidden))
@@ -331,6 +335,8 @@ class Exercise:
         if not callable(answer):
             return CheckResult(False, f"Exercise {self.id}: expected a function, got {type(answer).__name__}")
         forbidden = self._forbidden_codes()
+        if self.judge is not None:
+            return self._check_per_case(answer, forbidden)
         rows = []
         for n, case in enumerate(self.cases(), 1):
             expected = self.expected(case)
@@ -352,6 +358,35 @@ class Exercise:
         if not bad:
             return CheckResult(True, f"Exercise {self.id}: correct on all {len(rows)} cases.")
         return self._diagnose(rows, bad[0])
+
+    def _check_per_case(self, answer, forbidden) -> CheckResult:
+        """The per-case form: ``judge(student, reference, case)`` returns a diagnosis (None when right) for one
+        case and calls the student through ``call_student``; the first diagnosis is the verdict. Kept for
+        exercises written that way; the all-cases rule and the mistake table need ``expected``/``mistakes``."""
+
+        def watched(*args, **kwargs):
+            return call_student(answer, *args, _forbidden=forbidden, **kwargs)
+
+        def student(*args, **kwargs):  # re-raise the student's own exception, so the judge's call_student sees it
+            try:
+                return watched(*args, **kwargs)
+            except StudentError as err:
+                raise err.exc from None
+
+        n = 0
+        for n, case in enumerate(self.cases(), 1):
+            try:
+                diag = self.judge(student, self.reference, case)
+            except ReferenceCalled as hit:
+                return CheckResult(False, self._refusal(hit.name))
+            except StudentError as err:
+                if isinstance(err.exc, NotImplementedError):
+                    return CheckResult(False, self._not_attempted())
+                return CheckResult(False, f"Exercise {self.id}: your code raised {type(err.exc).__name__}: "
+                                          f"{err.exc} (case {n}: {describe(case)})", details=err.text.rstrip())
+            if diag is not None:
+                return CheckResult(False, f"Exercise {self.id}: {diag} (case {n}: {describe(case)})")
+        return CheckResult(True, f"Exercise {self.id}: correct on all {n} cases.")
 
     def _diagnose(self, rows, first_bad: int) -> CheckResult:
         """Name a mistake only if it reproduces the answer on every case; else describe the first bad case."""
