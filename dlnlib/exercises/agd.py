@@ -194,7 +194,7 @@ register(Exercise(
             lambda E, yh: E - yh * (yh * E).sum(-1, keepdim=True) / E.shape[-1],
         "the 1/n of the loss is missing (the factor is 1/(2n))":
             lambda E, yh: E - yh * (yh * E).sum(-1, keepdim=True) / 2,
-        "the sign: the sub-step removes part of the error along yhat, E - yhat (yhat . E)/(2n)":
+        "the sign: the sub-step removes part of the error along yhat, it does not add to it":
             lambda E, yh: E + yh * (yh * E).sum(-1, keepdim=True) / (2 * E.shape[-1]),
         "the update acts along yhat (a rank-one matrix yhat yhat^T), not on E as a whole":
             lambda E, yh: E * (1 - (yh * yh).sum(-1, keepdim=True) / (2 * E.shape[-1])),

@@ -155,7 +155,7 @@ EXERCISES = [
                 lambda W1, W2, X, Y, lr: _step_formula(W1, W2, X, Y, lr**0.5),
             "the factor lr^2 is missing":
                 lambda W1, W2, X, Y, lr: _step_formula(W1, W2, X, Y, 1.0),
-            "the sign is flipped: it is (after - before) = lr^2 (G2^T G2 - G1 G1^T) with D = W2^T W2 - W1 W1^T":
+            "the sign is flipped: the change is D(after) - D(before), with D = W2^T W2 - W1 W1^T":
                 lambda W1, W2, X, Y, lr: -_step_formula(W1, W2, X, Y, lr),
             "the 1/n of the loss is missing in the gradients (it enters squared here)":
                 lambda W1, W2, X, Y, lr: _step_formula(W1, W2, X, Y, lr) * X.shape[0] ** 2,

@@ -95,7 +95,8 @@ register(Exercise(
     mistakes={
         "the 1/tau is missing": lambda A, B, S, tau: (S - B @ A) @ _t(A),
         "multiplied by tau instead of dividing by it": lambda A, B, S, tau: (S - B @ A) @ _t(A) * tau,
-        "W1bar must be transposed: (S - W2bar W1bar) W1bar^T": lambda A, B, S, tau: (S - B @ A) @ A / tau,
+        "W1bar must be transposed (it multiplies the residual from the right, as W1bar^T)":
+            lambda A, B, S, tau: (S - B @ A) @ A / tau,
         "this is the flow of W1bar (W2bar^T on the left); for W2bar the factor W1bar^T goes on the right":
             lambda A, B, S, tau: _t(B) @ (S - B @ A) / tau,
         "the sign is flipped: the residual is S - W2bar W1bar (target minus output)":
