@@ -8,7 +8,6 @@ import torch
 
 import dlnlib
 from dlnlib import agd, data
-from dlnlib.exercises import check, get, hint
 
 F64 = torch.float64
 
@@ -336,39 +335,6 @@ def test_bad_runs_for_the_checks_are_rejected():
 
 # --------------------------------------------------------------------------- exercises
 
-
-def test_exercise_5_1_accepts_the_reference_and_rejects_typical_mistakes():
-    ex = get("5.1")
-    assert check("5.1", ex.reference).ok and len(ex.hints) >= 2 and hint("5.1", 1) != hint("5.1", 2)
-
-    def no_one_over_n(X):
-        lam = torch.linalg.eigvalsh(X @ X.T)
-        lam = lam[lam > 1e-10 * lam.max()]
-        return 2 / (lam.max() + lam.min())
-
-    def with_zeros(X):
-        lam = torch.linalg.eigvalsh(X @ X.T / X.shape[0])
-        return 2 / (lam.max() + lam.min())
-
-    def halved(X):
-        return ex.reference(X) / 2
-
-    assert "forgot the 1/n" in check("5.1", no_one_over_n).message
-    assert "smallest NONZERO" in check("5.1", with_zeros).message
-    assert "factor 2" in check("5.1", halved).message
-
-
-def test_exercise_5_2_accepts_the_reference_and_rejects_typical_mistakes():
-    from dlnlib.exercises.agd import _loop, _simultaneous
-
-    ex = get("5.2")
-    assert check("5.2", ex.reference).ok and check("5.2", agd.round_robin).ok
-    assert len(ex.hints) >= 2
-    assert "simultaneous update" in check("5.2", _simultaneous).message
-    assert "step size is (Theta^(l))^2 / 2" in check("5.2", lambda s, h, y: _loop(s, h, y, 1.0)).message
-    reverse = check("5.2", lambda s, h, y: _loop(s, h, y, 0.5, order=range(s.shape[-1] - 1, -1, -1)))
-    assert "order 2, 3, ..., L" in reverse.message
-    assert "not attempted" in check("5.2", lambda s, h, y: (_ for _ in ()).throw(NotImplementedError())).message
 
 
 # --------------------------------------------------------------------------- plots and slider

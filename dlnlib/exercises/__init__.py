@@ -2,24 +2,37 @@
 
 Each notebook's exercises live in a submodule (``dlnlib.exercises.gradients`` for notebook 01, ...)
 and register themselves under ids such as ``"1.2"`` (notebook 1, exercise 2). ``check`` runs the
-student's function on several random cases (shapes, non-square widths, batch sizes, seeds) against
-the reference and answers in one line: correct, or what is wrong in words a student can act on.
-If the student's code raises, its own traceback is shown.
+student's function on every case of the exercise (square shapes first, then non-square widths, batches,
+values that separate the typical mistakes) and compares with an independent computation (autograd,
+a closed form, a measured step). The verdict is one line:
+
+- a wrong type or dtype (numpy array, Python float, list, float32, complex) is named as such;
+- a typical mistake is named only when it reproduces the student's output on *every* case;
+- otherwise the first differing case is described with its error.
+
+An answer that calls dlnlib's own implementation of the exercise is refused (the call is seen by a
+profiler hook on those functions' code objects). If the student's code raises, the traceback shows
+only the student's frames.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import re
+import sys
+import sysconfig
 import textwrap
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
-__all__ = ["Exercise", "CheckResult", "register", "get", "check", "hint", "solution", "compare", "TOPICS"]
+__all__ = ["Exercise", "CheckResult", "register", "get", "check", "hint", "solution", "compare", "TOPICS",
+           "all_exercises", "call_student", "describe"]
 
 # Submodules that register exercises, imported on first use (no import-time side effects here).
 TOPICS = ("gradients", "saxe", "balance", "endtoend", "agd", "tour")
@@ -47,113 +60,362 @@ class CheckResult:
         p.text(repr(self))
 
 
+# ---------------------------------------------------------------------------------------- the student's code
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_LIBRARY_DIRS = tuple(
+    os.path.abspath(p) for p in {sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    if p
+)
+
+
+def _is_student_frame(filename: str) -> bool:
+    """True for frames of the student's own code: not dlnlib, not the standard library, not installed packages."""
+    path = os.path.abspath(filename) if not filename.startswith("<") else filename
+    if path.startswith(_PACKAGE_DIR + os.sep):
+        return False
+    if any(path.startswith(d + os.sep) for d in _LIBRARY_DIRS):
+        return False
+    return "site-packages" not in path.replace("\\", "/").split("/")
+
+
 class StudentError(Exception):
-    """The student's code raised; carries the formatted traceback of their frames."""
+    """The student's code raised; carries the traceback of the student's own frames only."""
 
     def __init__(self, exc: BaseException):
         self.exc = exc
-        frames = traceback.extract_tb(exc.__traceback__)
-        # Drop dlnlib's own frames (the checker): the student wants to see their code.
-        keep = [f for f in frames if "dlnlib" not in f.filename.replace("\\", "/").split("/")[-2:-1]]
-        lines = traceback.format_list(keep or frames)
-        self.text = "".join(lines) + "".join(traceback.format_exception_only(type(exc), exc))
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if _is_student_frame(f.filename)]
+        self.text = "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(type(exc), exc))
         super().__init__(str(exc))
 
 
-def call_student(fn: Callable, *args, **kwargs):
-    """Call the student's function; wrap anything it raises in ``StudentError``."""
+class ReferenceCalled(Exception):
+    """The student's answer called one of dlnlib's implementations of the exercise."""
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(name)
+
+
+def _code_of(fn) -> object:
+    return inspect.unwrap(fn).__code__
+
+
+def call_student(fn: Callable, *args, _forbidden: frozenset = frozenset(), **kwargs):
+    """Call the student's function; wrap what it raises in ``StudentError``.
+
+    While it runs, a profiler hook watches for calls into the code objects whose ids are in ``_forbidden``
+    (dlnlib's own answer to the exercise; ids, because equal code objects compare equal, and a student's
+    copy of the same lines is their own code); such a call raises ``ReferenceCalled`` once it has returned.
+    """
+    hits: list[str] = []
+    previous = sys.getprofile()
+
+    def watch(frame, event, arg):
+        if event == "call" and id(frame.f_code) in _forbidden:
+            hits.append(f"{frame.f_globals.get('__name__', '?')}.{frame.f_code.co_name}")
+
+    if _forbidden:
+        sys.setprofile(watch)
+    try:
+        out = fn(*args, **kwargs)
+    except ReferenceCalled:
+        raise
+    except Exception as exc:  # the student's code may raise anything: report it, never swallow it
+        if hits:
+            raise ReferenceCalled(hits[0]) from None
+        raise StudentError(exc) from exc
+    finally:
+        if _forbidden:
+            sys.setprofile(previous)
+    if hits:
+        raise ReferenceCalled(hits[0])
+    return out
+
+
+# ------------------------------------------------------------------------------------------- comparing values
+
+
+class _Raised:
+    """Outcome of code that raised: the student's answer on a case, or a typical mistake that cannot run there."""
+
+    def __init__(self, exc: BaseException | None = None, text: str = ""):
+        self.exc, self.text = exc, text
+
+    def __repr__(self) -> str:
+        return "raised" if self.exc is None else f"raised {type(self.exc).__name__}"
+
+
+RAISES = _Raised()
+
+
+def attempt(fn: Callable, *args, **kwargs):
+    """``fn(*args)``, or ``RAISES`` when it raises (a typical mistake that cannot run on a case, e.g. a
+    product whose shapes do not fit: the student's version raises there too)."""
     try:
         return fn(*args, **kwargs)
-    except Exception as exc:  # the student's code may raise anything; report it, never swallow it
-        raise StudentError(exc) from exc
+    except Exception:  # any failure of a mistaken formula counts as "raises on this case"
+        return RAISES
 
 
-def _as_tensor(x):
-    if isinstance(x, torch.Tensor):
-        return x.detach()
-    try:
-        return torch.as_tensor(x, dtype=torch.float64)
-    except (TypeError, ValueError, RuntimeError):
+def _type_problem(got, expected, name: str) -> str | None:
+    """A message when ``got`` has the wrong kind of value for ``expected`` (type, dtype, structure); else None."""
+    if isinstance(expected, tuple):
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            what = type(got).__name__ + (f" of length {len(got)}" if isinstance(got, (tuple, list)) else "")
+            return f"{name} should be a tuple of {len(expected)} values, got a {what}"
+        names = _part_names(name, len(expected))
+        for g, e, part in zip(got, expected, names):
+            msg = _type_problem(g, e, part)
+            if msg:
+                return msg
         return None
+    if isinstance(expected, str):
+        if not isinstance(got, str):
+            return f"{name} should be a str, got a {type(got).__name__}"
+        return None
+    shape = tuple(expected.shape)
+    want = f"a torch tensor of shape {shape}" + (" (0-dimensional)" if not shape else "")
+    if isinstance(got, torch.Tensor):
+        if got.is_complex():
+            return (f"{name} is complex ({got.dtype}); the expected value is real: eigenvalues of a symmetric "
+                    "matrix come from torch.linalg.eigh / eigvalsh, not eig / eigvals")
+        if got.dtype != expected.dtype:
+            return (f"{name} has dtype {got.dtype}, expected {expected.dtype}: build new tensors with "
+                    f"dtype={expected.dtype} or from the inputs (torch.tensor of Python floats gives float32)")
+        return None
+    if isinstance(got, np.ndarray) or type(got).__module__.split(".")[0] == "numpy":
+        return f"{name} is a numpy {type(got).__name__}; expected {want}: stay with torch operations"
+    if isinstance(got, bool) or isinstance(got, (int, float, complex)):
+        return (f"{name} is a Python {type(got).__name__}; expected {want}: keep the torch result instead of "
+                "calling float() or .item()")
+    if isinstance(got, (list, tuple)):
+        return f"{name} is a {type(got).__name__}; expected {want} (torch.stack or torch.tensor builds one)"
+    return f"{name} is a {type(got).__name__}; expected {want}"
 
 
-def _close(a, b, rtol, atol) -> bool:
-    return a.shape == b.shape and bool(torch.allclose(a.to(b.dtype), b, rtol=rtol, atol=atol))
+def _part_names(name: str, k: int) -> list[str]:
+    return [f"{name}[{i}]" for i in range(k)]
+
+
+def _same(got, value, rtol: float, atol: float) -> bool:
+    """``got`` equals ``value`` within the tolerance (tensors: same shape and allclose; tuples: every part)."""
+    if value is None:
+        return False
+    if isinstance(value, _Raised) or isinstance(got, _Raised):
+        return isinstance(value, _Raised) and isinstance(got, _Raised)
+    if isinstance(value, tuple):
+        return (isinstance(got, (tuple, list)) and len(got) == len(value)
+                and all(_same(g, v, rtol, atol) for g, v in zip(got, value)))
+    if isinstance(value, str):
+        return got == value
+    if not isinstance(got, torch.Tensor) or got.shape != value.shape:
+        return False
+    g = got.detach().to(value.dtype)
+    # NaN matches NaN only where a typical mistake also produces it (the expected values are finite)
+    return bool(torch.allclose(g, value, rtol=rtol, atol=atol, equal_nan=True))
+
+
+def _difference(got, expected, name: str, rtol: float, atol: float) -> str:
+    """Words for how ``got`` differs from ``expected`` on one case."""
+    if isinstance(expected, tuple):
+        for g, e, part in zip(got, expected, _part_names(name, len(expected))):
+            if not _same(g, e, rtol, atol):
+                return _difference(g, e, part, rtol, atol)
+        return f"{name} differs"
+    if isinstance(expected, str):
+        return f"{name} is {got!r}"
+    if got.shape != expected.shape:
+        msg = f"{name} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+        if got.ndim >= 2 and got.shape[:-2] + got.shape[-2:][::-1] == expected.shape:
+            msg += ": a transpose?"
+        return msg
+    g = got.detach().to(expected.dtype)
+    if not torch.isfinite(g).all():
+        return f"{name} contains NaN or inf"
+    err = float((g - expected).abs().max())
+    return f"{name} differs from the expected value (max abs error {err:.3g}, tolerance rtol={rtol:g}, atol={atol:g})"
+
+
+def _generic_alternatives(expected) -> dict:
+    """Slips that need no knowledge of the exercise: sign, factor 2, transpose."""
+    if not isinstance(expected, torch.Tensor):
+        return {}
+    alts = {
+        "the sign is flipped": -expected,
+        "off by a factor 2 (twice the expected value)": 2 * expected,
+        "off by a factor 2 (half the expected value)": expected / 2,
+    }
+    if expected.ndim >= 2:
+        alts["this is the transpose of the expected matrix"] = expected.transpose(-1, -2)
+    return alts
 
 
 def compare(got, expected, *, name: str = "result", alternatives: dict | None = None,
             rtol: float = 1e-6, atol: float = 1e-9) -> str | None:
-    """None when ``got`` matches ``expected``; otherwise a short diagnosis.
+    """None when ``got`` matches ``expected`` on one case; otherwise a short diagnosis.
 
-    Recognises a wrong type, NaN, a transposed shape, another shape, a flipped sign, a factor 2 or 1/2,
-    and any named ``alternatives`` (message -> the value a typical mistake would produce, e.g.
-    ``{"ignores Sigma_xx": ...}``).
+    Checks the type and dtype, then the value; a named ``alternatives`` entry (message -> the value that
+    mistake gives) or a generic slip is named when it matches. Exercises use the all-cases rule of
+    ``Exercise.check`` instead; this helper is for single comparisons.
     """
-    exp = _as_tensor(expected)
-    g = _as_tensor(got)
-    if g is None:
-        return f"{name} is a {type(got).__name__}, expected a tensor of shape {tuple(exp.shape)}"
-    if g.shape != exp.shape:
-        msg = f"{name} has shape {tuple(g.shape)}, expected {tuple(exp.shape)}"
-        if g.ndim >= 2 and g.shape[:-2] + g.shape[-2:][::-1] == exp.shape:
-            msg += ": a transpose?"
-        elif g.numel() == exp.numel():
-            msg += ": right entries count, wrong layout?"
-        return msg
-    g = g.to(exp.dtype)
-    if not torch.isfinite(g).all():
-        return f"{name} contains NaN or inf"
-    if _close(g, exp, rtol, atol):
+    exp = expected if isinstance(expected, (tuple, str)) else torch.as_tensor(expected, dtype=torch.float64)
+    problem = _type_problem(got, exp, name)
+    if problem:
+        return problem
+    if _same(got, exp, rtol, atol):
         return None
-    for msg, alt in (alternatives or {}).items():
-        a = _as_tensor(alt)
-        if a is not None and _close(g, a, rtol, atol):
+    for msg, alt in {**(alternatives or {}), **_generic_alternatives(exp)}.items():
+        if _same(got, alt, rtol, atol):
             return f"{name} is wrong: {msg}"
-    if _close(-g, exp, rtol, atol):
-        return f"{name} has the sign flipped"
-    for factor, word in ((2.0, "twice"), (0.5, "half")):
-        if _close(g, factor * exp, rtol, atol):
-            return f"{name} is off by a factor 2 ({word} the expected value)"
-    if g.ndim >= 2 and g.shape[-1] == g.shape[-2] and _close(g.transpose(-1, -2), exp, rtol, atol):
-        return f"{name} is the transpose of the expected matrix"
-    err = float((g - exp).abs().max())
-    return f"{name} differs from the reference (max abs error {err:.3g})"
+    return _difference(got, exp, name, rtol, atol)
+
+
+# -------------------------------------------------------------------------------------------- the exercise
+
+
+def _copy(value):
+    """A fresh copy of a case input, so that an answer that modifies its arguments changes nothing else."""
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
 
 
 @dataclass
 class Exercise:
-    """One exercise: ``cases()`` yields keyword arguments; ``run(answer, case)`` evaluates the student's
-    answer and ``reference`` on a case and returns a diagnosis (None when they agree)."""
+    """One exercise.
+
+    ``cases()`` yields dicts of inputs (keys starting with ``_`` are hidden from the student); the answer is
+    called with the inputs named in ``args``, in that order (fresh copies). ``expected(case)`` computes
+    the right value independently of ``reference`` (autograd, a closed form, a measured step).
+    ``mistakes`` maps a message naming a typical mistake to a function with the answer's signature that
+    makes it; ``case_mistakes(case)`` adds {message: value} entries that need the hidden inputs.
+    ``forbidden`` lists dlnlib functions that compute this exercise's answer (refused when the answer
+    calls them). ``answer_marks`` are distinctive fragments of the answer (code and formulas) that no
+    student notebook may contain; ``derivation`` is the worked derivation that ``solution`` prints.
+    """
 
     id: str
     title: str
     reference: Callable
     cases: Callable[[], Iterable[dict]]
-    judge: Callable[[Callable, Callable, dict], str | None]
+    args: tuple = ()
+    expected: Callable[[dict], object] | None = None
+    mistakes: dict = field(default_factory=dict)
+    case_mistakes: Callable[[dict], dict] | None = None
     hints: list[str] = field(default_factory=list)
+    name: str = "result"
+    rtol: float = 1e-6
+    atol: float = 1e-9
+    forbidden: tuple = ()
+    normalize: Callable | None = None
+    derivation: str = ""
+    answer_marks: tuple = ()
+    judge: Callable[[Callable, Callable, dict], str | None] | None = None  # per-case form, see _check_per_case
     kind: str = "function"
 
+    def _forbidden_codes(self) -> frozenset:
+        return frozenset(id(_code_of(f)) for f in (self.reference, *self.forbidden))
+
+    def _inputs(self, case: dict) -> list:
+        return [_copy(case[a]) for a in self.args]
+
+    def _mistake_values(self, case: dict, expected) -> dict:
+        values = {msg: self._prepare(attempt(fn, *self._inputs(case)))[0] for msg, fn in self.mistakes.items()}
+        if self.case_mistakes is not None:
+            values.update(self.case_mistakes(case))
+        return {**values, **_generic_alternatives(expected)}
+
+    def _prepare(self, got):
+        if self.normalize is not None and not isinstance(got, (torch.Tensor, _Raised)):
+            return self.normalize(got)
+        return got, None
+
     def check(self, answer) -> CheckResult:
-        """Run ``answer`` against the reference on every case; one-line verdict."""
+        """Run ``answer`` on every case; one-line verdict (see the module docstring for the rules)."""
         if answer is ...:  # a value exercise's stub in the student build: `answer = ...`
             return CheckResult(False, f"Exercise {self.id}: not attempted yet (replace the `...` with your answer).")
-        if self.kind == "function" and not callable(answer):
+        if not callable(answer):
             return CheckResult(False, f"Exercise {self.id}: expected a function, got {type(answer).__name__}")
-        n = 0
-        for case in self.cases():
-            n += 1
+        forbidden = self._forbidden_codes()
+        if self.judge is not None:
+            return self._check_per_case(answer, forbidden)
+        rows = []
+        for n, case in enumerate(self.cases(), 1):
+            expected = self.expected(case)
             try:
-                diag = self.judge(answer, self.reference, case)
+                got = call_student(answer, *self._inputs(case), _forbidden=forbidden)
+            except ReferenceCalled as hit:
+                return CheckResult(False, self._refusal(hit.name))
             except StudentError as err:
                 if isinstance(err.exc, NotImplementedError):
                     return CheckResult(False, self._not_attempted(err.exc))
-                return CheckResult(
-                    False, f"Exercise {self.id}: your code raised {type(err.exc).__name__}: {err.exc}",
-                    details=err.text.rstrip(),
-                )
+                rows.append((case, _Raised(err.exc, err.text), expected))
+                continue
+            got, problem = self._prepare(got)
+            problem = problem or _type_problem(got, expected, self.name)
+            if problem:
+                return CheckResult(False, f"Exercise {self.id}: {problem} (case {n}: {describe(case)})")
+            rows.append((case, got, expected))
+        bad = [k for k, (_, got, exp) in enumerate(rows) if not _same(got, exp, self.rtol, self.atol)]
+        if not bad:
+            return CheckResult(True, f"Exercise {self.id}: correct on all {len(rows)} cases.")
+        return self._diagnose(rows, bad[0])
+
+    def _check_per_case(self, answer, forbidden) -> CheckResult:
+        """The per-case form: ``judge(student, reference, case)`` returns a diagnosis (None when right) for one
+        case and calls the student through ``call_student``; the first diagnosis is the verdict. Kept for
+        exercises written that way; the all-cases rule and the mistake table need ``expected``/``mistakes``."""
+
+        def watched(*args, **kwargs):
+            return call_student(answer, *args, _forbidden=forbidden, **kwargs)
+
+        def student(*args, **kwargs):  # re-raise the student's own exception, so the judge's call_student sees it
+            try:
+                return watched(*args, **kwargs)
+            except StudentError as err:
+                raise err.exc from None
+
+        n = 0
+        for n, case in enumerate(self.cases(), 1):
+            try:
+                diag = self.judge(student, self.reference, case)
+            except ReferenceCalled as hit:
+                return CheckResult(False, self._refusal(hit.name))
+            except StudentError as err:
+                if isinstance(err.exc, NotImplementedError):
+                    return CheckResult(False, self._not_attempted(err.exc))
+                return CheckResult(False, f"Exercise {self.id}: your code raised {type(err.exc).__name__}: "
+                                          f"{err.exc} (case {n}: {describe(case)})", details=err.text.rstrip())
             if diag is not None:
                 return CheckResult(False, f"Exercise {self.id}: {diag} (case {n}: {describe(case)})")
         return CheckResult(True, f"Exercise {self.id}: correct on all {n} cases.")
+
+    def _diagnose(self, rows, first_bad: int) -> CheckResult:
+        """Name a mistake only if it reproduces the answer on every case; else describe the first bad case."""
+        per_case = [self._mistake_values(case, exp) for case, _, exp in rows]
+        raised = next((got for _, got, _ in rows if isinstance(got, _Raised)), None)
+        for message in per_case[0]:
+            if all(_same(got, alts.get(message), self.rtol, self.atol) for (_, got, _), alts in zip(rows, per_case)):
+                text = f"Exercise {self.id}: {self.name} is wrong: {message}"
+                if raised is not None:
+                    text += f" (on some cases your code raised {type(raised.exc).__name__}: {raised.exc})"
+                return CheckResult(False, text, details=raised.text.rstrip() if raised is not None else "")
+        case, got, exp = rows[first_bad]
+        where = f"(case {first_bad + 1} of {len(rows)}: {describe(case)})"
+        if isinstance(got, _Raised):
+            shapes = "; do the shapes of every product fit?" if "shape" in str(got.exc) else ""
+            return CheckResult(False, f"Exercise {self.id}: your code raised {type(got.exc).__name__}: {got.exc} "
+                                      f"{where}{shapes}", details=got.text.rstrip())
+        return CheckResult(False, f"Exercise {self.id}: {_difference(got, exp, self.name, self.rtol, self.atol)} "
+                                  f"{where}")
+
+    def _refusal(self, called: str) -> str:
+        return (f"Exercise {self.id}: not accepted: your answer calls {called}, which is dlnlib's own answer to "
+                "this exercise. Write it with torch operations (and your earlier answers); hint("
+                f"{self.id!r}) helps.")
 
     def _not_attempted(self, exc: NotImplementedError) -> str:
         """The verdict for a stub that still raises: this exercise's own, or another one the answer calls."""
@@ -174,7 +436,10 @@ class Exercise:
         return f"Hint {k} of {len(self.hints)} for exercise {self.id}: {self.hints[k - 1]}{more}"
 
     def solution(self) -> str:
-        return textwrap.dedent(inspect.getsource(self.reference))
+        head = (f"Exercise {self.id}: THIS REVEALS THE COMPLETE ANSWER. If you are still working on it, "
+                f"try hint({self.id!r}, 1) first.\n\n")
+        written = f"Derivation:\n{textwrap.dedent(self.derivation).strip()}\n\nCode:\n" if self.derivation else ""
+        return head + written + textwrap.dedent(inspect.getsource(self.reference))
 
 
 def describe(case: dict) -> str:
@@ -184,11 +449,15 @@ def describe(case: dict) -> str:
         if k.startswith("_"):
             continue
         if isinstance(v, torch.Tensor):
-            parts.append(f"{k} {tuple(v.shape)}")
+            parts.append(f"{k} {tuple(v.shape)}" if v.ndim else f"{k}={float(v):.4g}")
         elif isinstance(v, (list, tuple)) and v and all(isinstance(x, torch.Tensor) for x in v):
-            parts.append(f"{k} = {len(v)} matrices")
-        elif isinstance(v, (int, float, str)):
+            parts.append(f"{k} = {len(v)} matrices " + " ".join(str(tuple(x.shape)) for x in v))
+        elif isinstance(v, bool):
             parts.append(f"{k}={v}")
+        elif isinstance(v, (int, float)):
+            parts.append(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}")
+        elif isinstance(v, str):
+            parts.append(f"{k}={v!r}")
     return ", ".join(parts)
 
 
@@ -238,10 +507,10 @@ class Message(str):
 
 
 def hint(exercise_id: str, level: int = 1) -> Message:
-    """Hint number ``level`` (1 = gentlest) for an exercise, shown as the cell's output."""
+    """Hint number ``level`` (1 = gentlest: a first step, never the result) for an exercise."""
     return Message(get(exercise_id).hint(level))
 
 
 def solution(exercise_id: str) -> Message:
-    """The reference solution's source code, shown as the cell's output."""
+    """The complete answer (derivation and code): it reveals the solution, and says so first."""
     return Message(get(exercise_id).solution())

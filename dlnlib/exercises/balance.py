@@ -1,10 +1,9 @@
 """Exercises of notebook 03 (layers are automatically balanced; Du, Hu & Lee 2018).
 
-3.1  The proof's cancellation as code: under gradient flow of a two-layer linear network, return
-     ``d/dt (W1 W1^T)`` and ``d/dt (W2^T W2)``; ``check`` compares each with the time derivative obtained
-     from autograd's gradient and then the two with each other.
-3.2  One gradient-descent step: return the exact change of the imbalance ``W2^T W2 - W1 W1^T``
-     (the O(lr) terms cancel, an O(lr^2) term remains).
+3.1  The proof's cancellation (seed 003, matrix invariant), derived and encoded: under gradient flow of a
+     two-layer linear network, return ``d/dt (W1 W1^T)`` and ``d/dt (W2^T W2)``; ``check`` compares each
+     with the time derivative obtained from autograd's gradient.
+3.2  One gradient-descent step: return the exact change of the imbalance ``W2^T W2 - W1 W1^T``.
 
 Both use the loss ``L = 1/(2n) sum_i ||y_i - W2 W1 x_i||^2`` with X (n, d0) and Y (n, d2) as rows.
 """
@@ -13,7 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from . import Exercise, call_student, compare, register
+from .. import balance as _balance
+from . import Exercise, register
 
 __all__ = ["gram_rates", "gd_imbalance_change", "EXERCISES"]
 
@@ -50,17 +50,18 @@ def _autograd_grads(W1, W2, X, Y):
     return g1, g2
 
 
-def _autograd_rates(W1, W2, X, Y):
+def _autograd_rates(case):
     # Velocity from autograd, then the time derivative of each Gram matrix by forward-mode autodiff.
-    g1, g2 = _autograd_grads(W1, W2, X, Y)
+    W1, W2 = case["W1"], case["W2"]
+    g1, g2 = _autograd_grads(W1, W2, case["X"], case["Y"])
     _, d1 = torch.autograd.functional.jvp(lambda a: a @ a.T, W1, -g1)
     _, d2 = torch.autograd.functional.jvp(lambda b: b.T @ b, W2, -g2)
     return d1, d2
 
 
 def _cases(with_lr: bool):
-    # (d0, hidden, d2, n): square and non-square widths, few and many samples.
-    shapes = [(3, 4, 2, 10), (5, 2, 3, 7), (4, 4, 4, 20), (2, 6, 5, 3), (6, 3, 1, 12)]
+    # (d0, hidden, d2, n): all widths different first (so d0 != d2 != hidden), then equal widths
+    shapes = [(3, 4, 2, 10), (5, 2, 3, 7), (2, 6, 5, 3), (6, 3, 1, 12), (4, 4, 4, 20)]
     for k, (d0, h, d2, n) in enumerate(shapes):
         gen = torch.Generator().manual_seed(301 + k)
         case = {
@@ -74,75 +75,130 @@ def _cases(with_lr: bool):
         yield case
 
 
-def _pair(got, name):
-    if not isinstance(got, (tuple, list)) or len(got) != 2:
-        return None, f"{name} should be a pair (d/dt W1 W1^T, d/dt W2^T W2), got {type(got).__name__}"
-    return got, None
-
-
-def _judge_rates(student, reference, case):
-    got, msg = _pair(call_student(student, **case), "your result")
-    if msg:
-        return msg
-    W1, W2, X, Y = case["W1"], case["W2"], case["X"], case["Y"]
-    auto1, auto2 = _autograd_rates(W1, W2, X, Y)
+def _velocities(W1, W2, X, Y, *, scale=1.0, G_transposed=False):
     n = X.shape[0]
-    g1, g2 = _autograd_grads(W1, W2, X, Y)
-    # The two halves of each product rule, e.g. W1' W1^T and W1 W1'^T, are the typical slip.
-    halves = ((-g1 @ W1.T, "W1' W1^T", "W1 W1'^T"), (-W2.T @ g2, "W2^T W2'", "W2'^T W2"))
-    for k, (name, auto) in enumerate((("d/dt(W1 W1^T)", auto1), ("d/dt(W2^T W2)", auto2))):
-        half, first, second = halves[k]
-        diag = compare(got[k], auto, name=name, alternatives={
-            "missing the 1/n of the loss (it is a mean over samples)": n * auto,
-            f"only the term {first} of the product rule (the rate must be symmetric)": half,
-            f"only the term {second} of the product rule (the rate must be symmetric)": half.T,
-        })
-        if diag is not None:
-            return diag
-    # The point of the exercise: the two rates are equal, which is Theorem 2.2 for two layers.
-    return compare(got[0], got[1], name="d/dt(W1 W1^T) - d/dt(W2^T W2)")
+    if G_transposed:
+        G = X.T @ (X @ W1.T @ W2.T - Y) / n  # (d0, d2): the layout of the data, not of W
+    else:
+        G = (W2 @ W1 @ X.T - Y.T) @ X / n
+    G = G * scale
+    return -W2.T @ G, -G @ W1.T
 
 
-def _judge_step(student, reference, case):
-    got = call_student(student, **case)
-    W1, W2, X, Y, lr = case["W1"], case["W2"], case["X"], case["Y"], case["lr"]
-    g1, g2 = _autograd_grads(W1, W2, X, Y)
-    n1, n2 = W1 - lr * g1, W2 - lr * g2
-    actual = (n2.T @ n2 - n1 @ n1.T) - (W2.T @ W2 - W1 @ W1.T)
-    q = g2.T @ g2 - g1 @ g1.T
-    return compare(got, actual, name="the change of W2^T W2 - W1 W1^T", alternatives={
-        "zero: the O(lr) terms cancel, but lr^2 (G2^T G2 - G1 G1^T) does not": torch.zeros_like(actual),
-        "one power of lr too few (the surviving term is quadratic in the step)": lr * q,
-        "missing the lr^2 factor": q,
-    })
+def _rates(W1, W2, X, Y, *, terms="both", sign=1.0, scale=1.0, G_transposed=False, outer=False):
+    """The rates with one of the typical slips switched on (for the mistake table)."""
+    V1, V2 = _velocities(W1, W2, X, Y, scale=scale, G_transposed=G_transposed)
+    first1, second1 = V1 @ W1.T, W1 @ V1.T
+    first2, second2 = V2.T @ W2, W2.T @ V2
+    if outer:  # d/dt (W2 W2^T) instead of d/dt (W2^T W2)
+        first2, second2 = V2 @ W2.T, W2 @ V2.T
+    if terms == "first":
+        return sign * first1, sign * first2
+    if terms == "second":
+        return sign * second1, sign * second2
+    return sign * (first1 + second1), sign * (first2 + second2)
 
 
 EXERCISES = [
     register(Exercise(
         id="3.1",
-        title="Gram-matrix rates under gradient flow (the cancellation behind Theorem 2.2)",
+        title="Gram-matrix rates under gradient flow: the cancellation behind Theorem 2.2 (derivation)",
         reference=gram_rates,
         cases=lambda: _cases(False),
-        judge=_judge_rates,
+        args=("W1", "W2", "X", "Y"),
+        expected=_autograd_rates,
+        name="(d/dt W1 W1^T, d/dt W2^T W2)",
+        mistakes={
+            "the 1/n of the loss is missing (it is a mean over samples)":
+                lambda W1, W2, X, Y: _rates(W1, W2, X, Y, scale=X.shape[0]),
+            "only the first term of each product rule (e.g. W1' W1^T); the rate of a Gram matrix is symmetric":
+                lambda W1, W2, X, Y: _rates(W1, W2, X, Y, terms="first"),
+            "only the second term of each product rule (e.g. W1 W1'^T); the rate of a Gram matrix is symmetric":
+                lambda W1, W2, X, Y: _rates(W1, W2, X, Y, terms="second"),
+            "the sign is flipped: gradient flow moves along -dL/dW_j":
+                lambda W1, W2, X, Y: _rates(W1, W2, X, Y, sign=-1.0),
+            "G = dL/dW has the shape of W = W2 W1 (d2 x d0); this built its transpose from the data":
+                lambda W1, W2, X, Y: _rates(W1, W2, X, Y, G_transposed=True),
+            "the second Gram matrix is W2^T W2 (hidden x hidden), not W2 W2^T":
+                lambda W1, W2, X, Y: _rates(W1, W2, X, Y, outer=True),
+            "the loss has 1/(2n), so its gradient has 1/n (this is twice the rate)":
+                lambda W1, W2, X, Y: _rates(W1, W2, X, Y, scale=2.0),
+        },
         hints=[
-            "Under gradient flow dW1/dt = -dL/dW1 and dW2/dt = -dL/dW2. With G = dL/dW for the end-to-end "
-            "W = W2 W1 (notebook 01: G = (W Sigma_xx - Sigma_yx)), dL/dW1 = W2^T G and dL/dW2 = G W1^T.",
-            "Product rule: d/dt (W1 W1^T) = W1' W1^T + W1 W1'^T and d/dt (W2^T W2) = W2'^T W2 + W2^T W2'. "
-            "In code G = (W2 @ W1 @ X.T - Y.T) @ X / n.",
-            "Both come out as -(W2^T G W1^T + W1 G^T W2): the same matrix, which is why their difference is conserved.",
+            "Under gradient flow dW1/dt = -dL/dW1 and dW2/dt = -dL/dW2. Express both layer gradients through "
+            "G = dL/dW of the end-to-end matrix W = W2 W1 (notebook 01 did this for the first layer).",
+            "dL/dW1 = W2^T G and dL/dW2 = G W1^T. Product rule: d/dt (W1 W1^T) = W1' W1^T + W1 W1'^T and "
+            "d/dt (W2^T W2) = W2'^T W2 + W2^T W2'. Substitute and compare the four terms.",
+            "Both rates come out as the same matrix; that is the cancellation. In code, G = (W2 @ W1 @ X.T - Y.T) "
+            "@ X / n for the loss with 1/(2n).",
         ],
+        derivation="""
+            W1' = -W2^T G and W2' = -G W1^T with G = dL/dW (d2 x d0). Then
+            d/dt(W1 W1^T) = W1' W1^T + W1 W1'^T = -W2^T G W1^T - W1 G^T W2 and
+            d/dt(W2^T W2) = W2'^T W2 + W2^T W2' = -W1 G^T W2 - W2^T G W1^T: the same two terms, so
+            d/dt (W2^T W2 - W1 W1^T) = 0 (Du, Hu & Lee's matrix invariant for two linear layers).
+        """,
+        answer_marks=("W1_dot @ W1.T + W1 @ W1_dot.T", "W2_dot.T @ W2 + W2.T @ W2_dot"),
     )),
     register(Exercise(
         id="3.2",
-        title="The imbalance change of one gradient-descent step",
+        title="The imbalance change of one gradient-descent step (derivation)",
         reference=gd_imbalance_change,
         cases=lambda: _cases(True),
-        judge=_judge_step,
+        args=("W1", "W2", "X", "Y", "lr"),
+        expected=lambda case: _measured_step_change(case),
+        name="the change of W2^T W2 - W1 W1^T",
+        mistakes={
+            "zero: the O(lr) terms cancel, but a term of order lr^2 does not":
+                lambda W1, W2, X, Y, lr: torch.zeros(W1.shape[0], W1.shape[0], dtype=torch.float64),
+            "one power of lr too few (the surviving term is quadratic in the step)":
+                lambda W1, W2, X, Y, lr: _step_formula(W1, W2, X, Y, lr**0.5),
+            "the factor lr^2 is missing":
+                lambda W1, W2, X, Y, lr: _step_formula(W1, W2, X, Y, 1.0),
+            "the sign is flipped: the change is D(after) - D(before), with D = W2^T W2 - W1 W1^T":
+                lambda W1, W2, X, Y, lr: -_step_formula(W1, W2, X, Y, lr),
+            "the 1/n of the loss is missing in the gradients (it enters squared here)":
+                lambda W1, W2, X, Y, lr: _step_formula(W1, W2, X, Y, lr) * X.shape[0] ** 2,
+            "the Gram matrices of the gradients act on the hidden layer: G2^T G2 and G1 G1^T (hidden x hidden)":
+                lambda W1, W2, X, Y, lr: _outer_grams(W1, W2, X, Y, lr),
+        },
+        forbidden=(_balance.gradient_imbalance,),
         hints=[
             "Write the step as W1 - lr G1, W2 - lr G2 with G1 = dL/dW1, G2 = dL/dW2, and expand "
-            "(W2 - lr G2)^T (W2 - lr G2) - (W1 - lr G1)(W1 - lr G1)^T.",
-            "The terms linear in lr are exactly lr times d/dt of the imbalance from exercise 3.1, which is zero.",
-            "What remains is lr**2 * (G2.T @ G2 - G1 @ G1.T).",
+            "(W2 - lr G2)^T (W2 - lr G2) - (W1 - lr G1)(W1 - lr G1)^T in powers of lr.",
+            "The terms linear in lr are lr times the rate of exercise 3.1 (for G1, G2 in place of the velocities). "
+            "What does exercise 3.1 say about them?",
+            "Only the lr^2 terms survive: one from each product; mind which one enters with a minus sign.",
         ],
+        derivation="""
+            (W2 - lr G2)^T (W2 - lr G2) - (W1 - lr G1)(W1 - lr G1)^T - (W2^T W2 - W1 W1^T)
+            = -lr (G2^T W2 + W2^T G2 - G1 W1^T - W1 G1^T) + lr^2 (G2^T G2 - G1 G1^T).
+            The O(lr) bracket vanishes (G1 = W2^T G, G2 = G W1^T: the cancellation of exercise 3.1), so the
+            imbalance changes by lr^2 (G2^T G2 - G1 G1^T) per step: conserved by the flow, drifting under GD.
+        """,
+        answer_marks=("lr**2 * (G2.T @ G2 - G1 @ G1.T)", "lr^2 (G2^T G2 - G1 G1^T)",
+                      r"\eta^2(G_2^\top G_2 - G_1G_1^\top)"),
     )),
 ]
+
+
+def _measured_step_change(case):
+    W1, W2, X, Y, lr = case["W1"], case["W2"], case["X"], case["Y"], case["lr"]
+    g1, g2 = _autograd_grads(W1, W2, X, Y)
+    n1, n2 = W1 - lr * g1, W2 - lr * g2
+    return (n2.T @ n2 - n1 @ n1.T) - (W2.T @ W2 - W1 @ W1.T)
+
+
+def _step_formula(W1, W2, X, Y, lr):
+    # lr^2 (G2^T G2 - G1 G1^T), written out again so that the mistake table does not call the reference
+    n = X.shape[0]
+    G = (W2 @ W1 @ X.T - Y.T) @ X / n
+    G1, G2 = W2.T @ G, G @ W1.T
+    return lr**2 * (G2.T @ G2 - G1 @ G1.T)
+
+
+def _outer_grams(W1, W2, X, Y, lr):
+    n = X.shape[0]
+    G = (W2 @ W1 @ X.T - Y.T) @ X / n
+    G1, G2 = W2.T @ G, G @ W1.T
+    return lr**2 * (G2 @ G2.T - G1.T @ G1)

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import torch
 
+from .. import endtoend as _e2e
 from ..endtoend import preconditioned_gradient as _library_preconditioned
 from ..endtoend import psd_power as _library_psd_power
-from . import Exercise, call_student, compare, register
+from . import Exercise, register
 
 __all__ = ["psd_power_reference", "preconditioned_gradient_reference", "single_output_reference"]
 
 
-def _nan_message(got, what: str) -> str | None:
-    if isinstance(got, torch.Tensor) and not torch.isfinite(got).all():
-        return f"the result contains NaN or inf {what}"
-    return None
+def _t(x):
+    return x.transpose(-1, -2)
 
 
 # ----------------------------------------------------------------------------------- 4.1
@@ -40,29 +39,25 @@ def _psd(d, rank, batch, gen):
 
 
 def _cases_4_1():
-    specs = [(3, 3, (), 0.5), (4, 4, (), 1 / 3), (3, 1, (), 0.5), (4, 2, (2,), 2 / 3), (5, 3, (3,), 0.25),
-             (2, 2, (), 1.5)]
+    # (d, rank, batch, alpha): alpha != 1/2 first; singular S (rank < d) with alpha < 1, where tiny eigenvalues matter
+    specs = [(4, 4, (), 1 / 3), (3, 1, (), 0.5), (4, 2, (2,), 2 / 3), (5, 3, (3,), 0.25), (2, 2, (), 1.5),
+             (3, 3, (), 0.5)]
     for seed, (d, rank, batch, alpha) in enumerate(specs):
         gen = torch.Generator().manual_seed(400 + seed)
         yield {"S": _psd(d, rank, batch, gen), "alpha": alpha}
 
 
-def _judge_4_1(student, reference, case):
-    S, alpha = case["S"], case["alpha"]
-    got = call_student(student, S.clone(), alpha)
-    singular = torch.linalg.matrix_rank(S).min() < S.shape[-1]
-    msg = _nan_message(got, "for a singular S: eigh returns tiny negative eigenvalues there; clamp them "
-                            "to 0 before taking the power" if singular else
-                       "(S ** alpha takes powers of the entries, some negative; diagonalise S instead)")
-    if msg:
-        return msg
-    expected = _library_psd_power(S, alpha)
-    alternatives = {"took the power of every entry (S ** alpha), not of the matrix": S.abs() ** alpha * S.sign()}
-    if singular:
-        evals, Q = torch.linalg.eigh(S)
-        unclamped = Q @ torch.diag_embed(evals.clamp(min=0) ** alpha) @ Q.transpose(-1, -2)
-        alternatives["not exact on a singular S (set eigenvalues below rounding level to 0)"] = unclamped
-    return compare(got, expected, name="S^alpha", alternatives=alternatives, rtol=1e-7, atol=1e-10)
+def _eig_power(S, alpha, *, clamp="threshold", order="QLQt", power=None):
+    """The eigen-decomposition power with one of the typical slips switched on (for the mistake table)."""
+    evals, Q = torch.linalg.eigh(S)
+    if clamp == "threshold":
+        tol = 8 * S.shape[-1] * torch.finfo(S.dtype).eps * evals.abs().amax(-1, keepdim=True)
+        evals = torch.where(evals > tol, evals, torch.zeros_like(evals))
+    elif clamp == "zero":
+        evals = evals.clamp(min=0)
+    p = alpha if power is None else power
+    middle = torch.diag_embed(evals ** p)
+    return _t(Q) @ middle @ Q if order == "QtLQ" else Q @ middle @ _t(Q)
 
 
 register(Exercise(
@@ -70,15 +65,35 @@ register(Exercise(
     title="Fractional power of a symmetric positive semi-definite matrix",
     reference=psd_power_reference,
     cases=_cases_4_1,
-    judge=_judge_4_1,
+    args=("S", "alpha"),
+    expected=lambda case: _library_psd_power(case["S"], case["alpha"]),
+    name="S^alpha",
+    rtol=1e-7,
+    atol=1e-10,
+    mistakes={
+        "took the power of every entry (S ** alpha), not of the matrix; diagonalise S instead":
+            lambda S, alpha: S ** alpha,
+        "NaN on a singular S: eigh returns its zero eigenvalues as tiny numbers of either sign; set them to 0 "
+        "before the fractional power": lambda S, alpha: _eig_power(S, alpha, clamp="none"),
+        "not exact on a singular S: clamp(min=0) keeps tiny positive eigenvalues (~1e-16, whose power is ~1e-6); "
+        "set every eigenvalue below rounding level to exactly 0": lambda S, alpha: _eig_power(S, alpha, clamp="zero"),
+        "the eigenvectors are the columns of Q: S^alpha = Q diag(lambda^alpha) Q^T, not Q^T diag Q":
+            lambda S, alpha: _eig_power(S, alpha, order="QtLQ"),
+        "the eigenvalues are raised to alpha, not 1/alpha": lambda S, alpha: _eig_power(S, alpha, power=1 / alpha),
+        "alpha was ignored (this is the square root for every alpha)":
+            lambda S, alpha: _eig_power(S, alpha, power=0.5),
+    },
+    forbidden=(_e2e.psd_power,),
     hints=[
-        "Diagonalise: S = Q diag(lambda) Q^T with torch.linalg.eigh (batched, ascending eigenvalues); then "
-        "S^alpha = Q diag(lambda^alpha) Q^T. torch.diag_embed builds the diagonal matrices for a batch.",
-        "For a singular S, eigh returns the zero eigenvalues as tiny numbers of either sign (about 1e-16 "
-        "times the largest). A negative one gives NaN under a fractional power, and a tiny positive one gives "
-        "lambda^{1/3} ~ 1e-6 instead of 0. Set every eigenvalue below 8 * d * eps * lambda_max to exactly 0 "
-        "(eps = torch.finfo(S.dtype).eps).",
+        "Diagonalise: a symmetric S is Q diag(lambda) Q^T with orthonormal Q; a power of S acts on the eigenvalues "
+        "only. torch.linalg.eigh works on batches (eigenvalues ascending).",
+        "torch.diag_embed builds the diagonal matrices of a batch. For a singular S, eigh returns the zero "
+        "eigenvalues as tiny numbers of either sign (about 1e-16 times the largest): what does a fractional power "
+        "do to a tiny negative number, and to a tiny positive one?",
+        "Set every eigenvalue below 8 * d * eps * lambda_max to exactly 0 (eps = torch.finfo(S.dtype).eps) before "
+        "taking the power.",
     ],
+    answer_marks=("Q @ torch.diag_embed(evals ** alpha) @ Q.transpose(-1, -2)",),
 ))
 
 
@@ -94,7 +109,8 @@ def preconditioned_gradient_reference(W, grad, N):
 
 
 def _cases_4_2():
-    specs = [((3, 3), (), 3, 3), ((2, 2), (4,), 2, 2), ((3, 3), (), 3, 1), ((2, 4), (), 3, 2), ((4, 2), (2,), 4, 2),
+    # ((m, n), batch, N, rank): non-square and N >= 3 first; singular W; N = 1
+    specs = [((2, 4), (), 3, 2), ((4, 2), (2,), 4, 2), ((3, 3), (), 3, 3), ((2, 2), (4,), 2, 2), ((3, 3), (), 3, 1),
              ((3, 3), (2,), 1, 3), ((1, 5), (), 3, 1)]
     for seed, ((m, n), batch, N, rank) in enumerate(specs):
         gen = torch.Generator().manual_seed(420 + seed)
@@ -103,28 +119,17 @@ def _cases_4_2():
         yield {"W": W, "grad": torch.randn(*batch, m, n, generator=gen, dtype=torch.float64), "N": N}
 
 
-def _judge_4_2(student, reference, case):
-    W, G, N = case["W"], case["grad"], case["N"]
-    got = call_student(student, W.clone(), G.clone(), N)
-    singular = min(W.shape[-2:]) > torch.linalg.matrix_rank(W).min()
-    msg = _nan_message(got, "for a rank-deficient W: use fractional powers that clamp tiny eigenvalues "
-                            "(exercise 4.1 or dlnlib.endtoend.psd_power)" if singular else "")
-    if msg:
-        return msg
-    expected = _library_preconditioned(W, G, N)
-    left, right = W @ W.transpose(-1, -2), W.transpose(-1, -2) @ W
-    alternatives = {}
-    if N > 1:
-        alternatives["divided by N (that is seed 000's Eq. (1) scaling; Arora et al.'s Theorem 1 has no 1/N)"] = (
-            expected / N)
-        shifted = sum(_library_psd_power(left, j / N) @ G @ _library_psd_power(right, (N - j) / N)
-                      for j in range(1, N + 1))
-        alternatives["exponents shifted: W W^T gets (j-1)/N and W^T W gets (N-j)/N for j = 1..N"] = shifted
-        if W.shape[-1] == W.shape[-2]:
-            swapped = sum(_library_psd_power(right, (j - 1) / N) @ G @ _library_psd_power(left, (N - j) / N)
-                          for j in range(1, N + 1))
-            alternatives["W W^T and W^T W swapped: W W^T multiplies from the left, W^T W from the right"] = swapped
-    return compare(got, expected, name="A_W(grad)", alternatives=alternatives, rtol=1e-7, atol=1e-10)
+def _precond(W, G, N, *, js=None, left_exp=lambda j, N: (j - 1) / N, right_exp=lambda j, N: (N - j) / N,
+             swap=False):
+    """The preconditioned gradient with one of the typical slips switched on (for the mistake table)."""
+    L, R = W @ _t(W), _t(W) @ W
+    if swap:
+        L, R = R, L
+    js = range(1, N + 1) if js is None else js
+    total = torch.zeros_like(G)
+    for j in js:
+        total = total + _library_psd_power(L, left_exp(j, N)) @ G @ _library_psd_power(R, right_exp(j, N))
+    return total
 
 
 register(Exercise(
@@ -132,14 +137,34 @@ register(Exercise(
     title="The end-to-end preconditioned gradient",
     reference=preconditioned_gradient_reference,
     cases=_cases_4_2,
-    judge=_judge_4_2,
+    args=("W", "grad", "N"),
+    expected=lambda case: _library_preconditioned(case["W"], case["grad"], case["N"]),
+    name="A_W(grad)",
+    rtol=1e-7,
+    atol=1e-10,
+    mistakes={
+        "divided by N (that is seed 000's Eq. (1) scaling; Arora et al.'s Theorem 1 has no 1/N)":
+            lambda W, G, N: _precond(W, G, N) / N,
+        "exponents shifted: W W^T gets (j-1)/N and W^T W gets (N-j)/N for j = 1..N":
+            lambda W, G, N: _precond(W, G, N, left_exp=lambda j, N: j / N),
+        "W W^T and W^T W swapped: W W^T (m x m) multiplies from the left, W^T W (n x n) from the right":
+            lambda W, G, N: _precond(W, G, N, swap=True),
+        "off by one: the sum runs over j = 1..N (the term j = N is missing)":
+            lambda W, G, N: _precond(W, G, N, js=range(1, N)),
+        "the right exponent is (N-j)/N, so the two exponents add up to (N-1)/N":
+            lambda W, G, N: _precond(W, G, N, right_exp=lambda j, N: (j - 1) / N),
+        "the powers are fractional: (j-1)/N and (N-j)/N, not j-1 and N-j":
+            lambda W, G, N: _precond(W, G, N, left_exp=lambda j, N: j - 1, right_exp=lambda j, N: N - j),
+    },
+    forbidden=(_e2e.preconditioned_gradient, _e2e._preconditioned, _e2e.preconditioner_matrix),
     hints=[
-        "Form the two Gram matrices L = W W^T (m x m) and R = W^T W (n x n); the j-th term is "
-        "L^{(j-1)/N} @ grad @ R^{(N-j)/N}. Sum the terms for j = 1, ..., N. Use W.transpose(-1, -2), not W.T, "
-        "so a leading batch dimension works.",
-        "Fractional powers: your psd_power from exercise 4.1 (or dlnlib.endtoend.psd_power). The power 0 is "
-        "the identity, also for a singular Gram matrix. Check N = 1: the sum is grad itself.",
+        "Form the two Gram matrices W W^T and W^T W; which of them can multiply grad (m x n) from the left, which "
+        "from the right? Write term j of the sum, then sum over j.",
+        "Fractional powers come from your psd_power of exercise 4.1. The power 0 is the identity, also for a "
+        "singular Gram matrix. Check N = 1: the sum must be grad itself. Use W.transpose(-1, -2), not W.T, so a "
+        "leading batch dimension works.",
     ],
+    answer_marks=("psd_power(left, (j - 1) / N) @ grad @ psd_power(right, (N - j) / N)",),
 ))
 
 
@@ -163,28 +188,18 @@ def _cases_4_3():
         yield {"w": w, "grad": torch.randn(*batch, 1, d, generator=gen, dtype=torch.float64), "N": N}
 
 
-def _judge_4_3(student, reference, case):
-    w, g, N = case["w"], case["grad"], case["N"]
-    got = call_student(student, w.clone(), g.clone(), N)
-    has_zero = bool(((w * w).sum((-2, -1)) == 0).any())
-    msg = _nan_message(got, "at w = 0: there the projection term is 0 (guard the division by ||w||^2)"
-                       if has_zero else "")
-    if msg:
-        return msg
-    expected = _library_preconditioned(w, g, N)
+def _single(w, g, N, *, norm_power=None, weight=None, onto_g=False, guard=True):
+    """The single-output update with one of the typical slips switched on (for the mistake table)."""
     sq = (w * w).sum((-2, -1), keepdim=True)
-    safe = torch.where(sq > 0, sq, 1.0)
-    proj = torch.where(sq > 0, (w * g).sum((-2, -1), keepdim=True) / safe, 0.0) * w
-    gsq = (g * g).sum((-2, -1), keepdim=True)
-    alternatives = {}
-    if N > 1:
-        alternatives["the norm factor ||w||^{2-2/N} is missing"] = g + (N - 1) * proj
-        alternatives["the projection has weight N; it should be N - 1"] = sq ** (1 - 1 / N) * (g + N * proj)
-        alternatives["||w|| raised to 1 - 1/N; the factor is ||w||^{2-2/N} = (||w||^2)^{1-1/N}"] = (
-            sq ** (0.5 - 0.5 / N) * (g + (N - 1) * proj))
-        alternatives["projected onto g instead of onto w: Pr_w g = (w.g / ||w||^2) w"] = sq ** (1 - 1 / N) * (
-            g + (N - 1) * (w * g).sum((-2, -1), keepdim=True) / gsq * g)
-    return compare(got, expected, name="update", alternatives=alternatives, rtol=1e-7, atol=1e-10)
+    wg = (w * g).sum((-2, -1), keepdim=True)
+    if onto_g:
+        proj = wg / (g * g).sum((-2, -1), keepdim=True) * g
+    elif guard:
+        proj = torch.where(sq > 0, wg / torch.where(sq > 0, sq, 1.0), 0.0) * w
+    else:
+        proj = wg / sq * w
+    factor = sq ** (1 - 1 / N) if norm_power is None else norm_power(sq, N)
+    return factor * (g + ((N - 1) if weight is None else weight(N)) * proj)
 
 
 register(Exercise(
@@ -192,11 +207,28 @@ register(Exercise(
     title="Single-output form of the end-to-end update",
     reference=single_output_reference,
     cases=_cases_4_3,
-    judge=_judge_4_3,
+    args=("w", "grad", "N"),
+    expected=lambda case: _library_preconditioned(case["w"], case["grad"], case["N"]),
+    name="update",
+    rtol=1e-7,
+    atol=1e-10,
+    mistakes={
+        "the norm factor ||w||^{2-2/N} is missing": lambda w, g, N: _single(w, g, N, norm_power=lambda sq, N: 1.0),
+        "the projection has weight N; it should be N - 1": lambda w, g, N: _single(w, g, N, weight=lambda N: N),
+        "||w|| raised to 1 - 1/N; the factor is ||w||^{2-2/N} = (||w||^2)^{1-1/N}":
+            lambda w, g, N: _single(w, g, N, norm_power=lambda sq, N: sq ** (0.5 - 0.5 / N)),
+        "projected onto g instead of onto w: Pr_w g = (w.g / ||w||^2) w":
+            lambda w, g, N: _single(w, g, N, onto_g=True),
+        "the norm factor is ||w||^{2-2/N}, not ||w||^2": lambda w, g, N: _single(w, g, N, norm_power=lambda sq, N: sq),
+        "NaN at w = 0: there the projection term is 0 (guard the division by ||w||^2, e.g. with torch.where)":
+            lambda w, g, N: _single(w, g, N, guard=False),
+    },
+    forbidden=(_e2e.single_output_update, _e2e.preconditioned_gradient, _e2e._preconditioned),
     hints=[
-        "w and grad have shape (*batch, 1, d). ||w||^2 = (w * w).sum((-2, -1), keepdim=True); the projection "
-        "of g onto the direction of w is Pr_w g = (<w, g> / ||w||^2) w.",
-        "Return (||w||^2) ** (1 - 1/N) * (g + (N - 1) * Pr_w g). At w = 0 the projection is 0 (use torch.where "
-        "to avoid dividing by zero) and for N >= 2 the whole update vanishes.",
+        "w and grad have shape (*batch, 1, d). For one output, W W^T = ||w||^2 is a number and W^T W = ||w||^2 times "
+        "the projector onto the direction of w. Evaluate term j of the sum of exercise 4.2 with that.",
+        "Terms j < N project g onto w; the term j = N leaves g as it is. ||w||^2 = (w * w).sum((-2, -1), "
+        "keepdim=True). At w = 0 the projection is 0: avoid dividing by zero there.",
     ],
+    answer_marks=("sq ** (1 - 1 / N) * (grad + (N - 1) * proj)",),
 ))
