@@ -43,6 +43,9 @@ __all__ = [
     "DepthStudy",
     "depth_study",
     "bursts",
+    "SEED001_GRID",
+    "GridRuns",
+    "grid_runs",
 ]
 
 SEED000 = {"d": 2, "depth": 3, "lr": 0.1, "tol": 1e-7, "trials": 100,
@@ -452,3 +455,63 @@ def bursts(curve: torch.Tensor, *, factor: float = 2.0) -> int:
     running = torch.cummin(c, 0).values
     above = c > factor * running
     return int((above[1:] & ~above[:-1]).sum()) + int(above[0])
+
+
+SEED001_GRID = (1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2)
+"""Seed 001's learning-rate grid (for PyTorch's MSE, which is twice ``dlnlib.LpLoss(p=2)``)."""
+
+
+@dataclass
+class GridRuns:
+    """Seed 001-style runs: one network, every init seed x learning rate in one engine call (notebook 04).
+
+    lrs: (K,); best: index of the rate with the lowest median final loss among rates where no seed
+    diverged (seed 001 keeps "the run with the best training loss at the last epoch"); steps: (T,);
+    losses: (T, S) at the best rate; bursts: (S,) loss spikes (:func:`bursts`) at the best rate;
+    bursts_all: total spikes over every non-diverged run of the grid.
+    """
+
+    lrs: torch.Tensor
+    best: int
+    steps: torch.Tensor
+    losses: torch.Tensor
+    bursts: torch.Tensor
+    bursts_all: int
+
+    @property
+    def lr(self) -> float:
+        return float(self.lrs[self.best])
+
+    @property
+    def final(self) -> torch.Tensor:
+        """(S,) final loss of each seed at the best rate."""
+        return self.losses[-1]
+
+
+def grid_runs(loss, dims: Sequence[int], lrs, *, init: str = "default", scale=None, seeds: int = 3,
+              steps: int = 500, record_every: int = 5, optimizer: str = "gd", seed: int = 0) -> GridRuns:
+    """Train ``init_chain(dims, init, scale)`` for ``seeds`` seeds x every rate of ``lrs`` in ONE engine call.
+
+    optimizer: "gd" or "adam" (``dlnlib.endtoend.adam_direction``). Returns :class:`GridRuns`.
+    """
+    from .endtoend import adam_direction
+
+    seeds = check_int("seeds", seeds, minimum=1)
+    check_choice("optimizer", optimizer, ("gd", "adam"))
+    lrs = torch.as_tensor(lrs, dtype=torch.float64).reshape(-1)
+    check_positive("lrs", lrs)
+    K = lrs.numel()
+    per = [init_chain(dims, init, scale=scale, seed=seed + s) for s in range(seeds)]
+    chain = [torch.stack([c[j] for c in per]).unsqueeze(1).expand(seeds, K, *per[0][j].shape).clone()
+             for j in range(len(dims) - 1)]
+    res = gradient_descent(chain, loss, lr=lrs.reshape(1, K), steps=steps, record_every=record_every,
+                           direction=adam_direction() if optimizer == "adam" else None, progress=False)
+    bad = res.diverged.any(0)
+    if bool(bad.all()):
+        raise ValueError("lrs: every rate diverged for some seed, expected at least one stable rate")
+    med = torch.where(bad, torch.full((K,), math.inf, dtype=torch.float64), res.final_loss.median(0).values)
+    best = int(med.argmin())
+    losses = res.losses[:, :, best]
+    counts = torch.tensor([bursts(losses[:, s]) for s in range(seeds)])
+    total = sum(bursts(res.losses[:, s, k]) for s in range(seeds) for k in range(K) if not bool(bad[k]))
+    return GridRuns(lrs=lrs, best=best, steps=res.steps, losses=losses, bursts=counts, bursts_all=int(total))
