@@ -153,3 +153,23 @@ def test_scalar_regression_sets_are_standardised_and_scalar():
     assert shapes == {"diabetes": (442, 10), "linnerud": (20, 3), "breast_cancer": (569, 30), "wine": (178, 13)}
     with pytest.raises(ValueError, match="name"):
         dlnlib.data.scalar_regression("boston")
+
+
+def test_lp_and_completion_plots_draw_every_series():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from dlnlib.plotting.endtoend import plot_completion_figures, plot_lp_study
+
+    X, y = _tiny_regression()
+    optima = [float(dlnlib.endtoend.lp_optimum(dlnlib.LpLoss(X, y, p))[1]) for p in (2, 4)]
+    st = rp.depth_study(X, y, optima, seeds=2, steps=60, coarse_steps=30, record_every=10)
+    ax = plot_lp_study(st, 1, title="p = 4")
+    assert len(ax.get_lines()) == 4 and ax.get_title() == "p = 4"  # three depths and the target level
+    steps = torch.arange(5)
+    losses = torch.rand(5, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64) + 0.1
+    axes = plot_completion_figures({"up": (steps, losses), "down": (steps, 2 * losses)})
+    assert len(axes) == 3 and len(axes[-1].get_lines()) == 4 and len(axes[0].get_lines()) == 2
+    plt.close("all")
