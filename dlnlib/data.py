@@ -115,6 +115,36 @@ def sklearn_regression(name: str, *, standardize: bool = True, device=None, dtyp
     return x.to(dev, dt), y.to(dev, dt)
 
 
+# ---------------------------------------------------------------------------------------------
+# Scalar-output regression sets for the l_p depth study (notebook 04)
+# ---------------------------------------------------------------------------------------------
+
+SCALAR_REGRESSION = ("diabetes", "linnerud", "breast_cancer", "wine")
+
+
+def scalar_regression(name: str, *, device=None, dtype=None):
+    """A one-output regression set bundled with scikit-learn (no download), standardised (notebook 04).
+
+    Arora, Cohen & Hazan 2018 fit a scalar output. ``"diabetes"``: 442 x 10 -> disease progression;
+    ``"linnerud"``: 20 x 3 exercise counts -> body weight (the first of its three outputs);
+    ``"breast_cancer"``: 569 x 30 -> the 0/1 diagnosis label used as a regression target;
+    ``"wine"``: 178 x 13 -> the class label 0/1/2 used as a regression target. Every input column and
+    the target are centred and scaled to unit variance. Returns ``(X, y)`` with X (n, d_in), y (n, 1).
+    """
+    from sklearn import datasets
+
+    from .core import check_choice
+
+    check_choice("name", name, SCALAR_REGRESSION)
+    loader = {"diabetes": datasets.load_diabetes, "linnerud": datasets.load_linnerud,
+              "breast_cancer": datasets.load_breast_cancer, "wine": datasets.load_wine}[name]
+    x, y = loader(return_X_y=True)
+    x = torch.as_tensor(x, dtype=torch.float64)
+    y = torch.as_tensor(y, dtype=torch.float64).reshape(x.shape[0], -1)[:, :1]
+    dev, dt = get_device(device), resolve_dtype(dtype)
+    return _standardize_columns(x).to(dev, dt), _standardize_columns(y).to(dev, dt)
+
+
 GAS_NAMES = {1: "ethanol", 2: "ethylene", 3: "ammonia", 4: "acetaldehyde", 5: "acetone", 6: "toluene"}
 
 

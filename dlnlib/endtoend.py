@@ -295,12 +295,14 @@ def downstairs_descent(W0: torch.Tensor, loss, depth: int, *, lr, steps: int, fa
                             **engine_kwargs)
 
 
-def balanced_factorization(W: torch.Tensor, depth: int) -> list[torch.Tensor]:
+def balanced_factorization(W: torch.Tensor, depth: int, frames=None) -> list[torch.Tensor]:
     """A balanced chain ``[W_1, ..., W_N]`` with end-to-end matrix W (Arora et al. 2018's balanced init; notebook 04).
 
-    With the thin SVD ``W = U S V^T`` (r = min(m, n)): ``W_1 = S^{1/N} V^T``, ``W_j = S^{1/N}`` for
-    1 < j < N, ``W_N = U S^{1/N}``, so ``W_{j+1}^T W_{j+1} = W_j W_j^T = S^{2/N}``. Upstairs GD from this
-    chain follows the downstairs dynamics of W. W: (*batch, m, n); hidden widths r. Returns N tensors.
+    With the thin SVD ``W = U S V^T`` (r = min(m, n)) the layers are ``W_j = O_j S^{1/N} O_{j-1}^T`` with
+    ``O_0 = V``, ``O_N = U`` and hidden frames ``O_1, ..., O_{N-1}`` (identities unless ``frames`` gives
+    N-1 matrices with r orthonormal columns, shapes (d_j, r)), so ``W_{j+1}^T W_{j+1} = W_j W_j^T =
+    O_j S^{2/N} O_j^T``. Upstairs GD from this chain follows the downstairs dynamics of W. W: (*batch, m, n).
+    Returns N tensors.
     """
     W = _check_matrix("W", W)
     depth = _check_depth(depth)
@@ -308,7 +310,20 @@ def balanced_factorization(W: torch.Tensor, depth: int) -> list[torch.Tensor]:
         return [W.clone()]
     U, S, Vh = torch.linalg.svd(W, full_matrices=False)
     root = torch.diag_embed(S.pow(1.0 / depth))
-    return [root @ Vh] + [root.clone() for _ in range(depth - 2)] + [U @ root]
+    r = S.shape[-1]
+    if frames is None:
+        return [root @ Vh] + [root.clone() for _ in range(depth - 2)] + [U @ root]
+    frames = list(frames)
+    if len(frames) != depth - 1:
+        raise ValueError(f"frames: got {len(frames)} matrices, expected depth - 1 = {depth - 1}")
+    for k, O in enumerate(frames):
+        O = _check_matrix(f"frames[{k}]", O)
+        eye = torch.eye(r, dtype=O.dtype, device=O.device)
+        if O.shape[-1] != r or not torch.allclose(O.transpose(-1, -2) @ O, eye, atol=1e-10):
+            raise ValueError(f"frames[{k}]: got shape {tuple(O.shape)}, expected (d_{k + 1}, {r}) with orthonormal "
+                             "columns")
+    outer = [Vh.transpose(-1, -2)] + frames + [U]
+    return [outer[j] @ root @ outer[j - 1].transpose(-1, -2) for j in range(1, depth + 1)]
 
 
 def iteration_stats(stopped_at: torch.Tensor) -> dict:

@@ -446,3 +446,21 @@ def test_sliders_redraw_and_time_themselves():
         assert len(set(images)) == len(images)
         assert len(handle.timings_ms) == 1 + len(moves)
         assert handle.status.value
+
+
+def test_exercises_4_4_and_4_5_accept_references_and_diagnose_mistakes():
+    from dlnlib.chains import layer_gradients
+    from dlnlib.exercises import check
+    from dlnlib.exercises.endtoend import polar_from_svd_reference, product_velocity_reference
+
+    assert check("4.4", polar_from_svd_reference)
+    assert check("4.5", product_velocity_reference)
+
+    def swapped(W):  # P from W W^T: the stretch of the other decomposition
+        U, S, Vh = torch.linalg.svd(W)
+        return U @ Vh, U @ torch.diag_embed(S) @ U.mT
+
+    msg = str(check("4.4", swapped))
+    assert "sqrt(W W^T)" in msg
+    msg = str(check("4.5", lambda chain, G: sum(layer_gradients(chain, G))))
+    assert "summed the layer gradients" in msg

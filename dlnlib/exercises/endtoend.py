@@ -3,7 +3,10 @@
 4.1  ``psd_power(S, alpha)``: fractional power of a symmetric PSD matrix, exact for singular S;
 4.2  ``preconditioned_gradient(W, grad, N)``: ``sum_j (W W^T)^{(j-1)/N} G (W^T W)^{(N-j)/N}``, against
      dlnlib's eigenbasis implementation (non-square, singular and batched W);
-4.3  ``single_output_update(w, grad, N)``: ``||w||^{2-2/N} (g + (N-1) Pr_w g)`` for a 1 x d end-to-end row.
+4.3  ``single_output_update(w, grad, N)``: ``||w||^{2-2/N} (g + (N-1) Pr_w g)`` for a 1 x d end-to-end row;
+4.4  ``polar_from_svd(W)``: the polar factors ``Q = U V^T``, ``P = V S V^T`` of ``W = Q P`` from the SVD;
+4.5  ``product_velocity(chain, G)``: ``sum_j (W_N...W_{j+1}) D_j (W_{j-1}...W_1)`` with ``D_j = dE/dW_j``, the
+     velocity that layerwise gradient flow gives the end-to-end matrix (equal to A_W(G) for a balanced chain).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from ..endtoend import preconditioned_gradient as _library_preconditioned
 from ..endtoend import psd_power as _library_psd_power
 from . import Exercise, register
 
-__all__ = ["psd_power_reference", "preconditioned_gradient_reference", "single_output_reference"]
+__all__ = ["psd_power_reference", "preconditioned_gradient_reference", "single_output_reference",
+           "polar_from_svd_reference", "product_velocity_reference"]
 
 
 def _t(x):
@@ -231,4 +235,116 @@ register(Exercise(
         "keepdim=True). At w = 0 the projection is 0: avoid dividing by zero there.",
     ],
     answer_marks=("sq ** (1 - 1 / N) * (grad + (N - 1) * proj)",),
+))
+
+
+# ----------------------------------------------------------------------------------- 4.4
+
+
+def polar_from_svd_reference(W):
+    """W = U S V^T  ->  Q = U V^T (orthogonal), P = V S V^T = sqrt(W^T W), so that W = Q P."""
+    U, S, Vh = torch.linalg.svd(W)
+    return U @ Vh, Vh.transpose(-1, -2) @ torch.diag_embed(S) @ Vh
+
+
+def _cases_4_4():
+    specs = [(3, ()), (4, (2,)), (2, ()), (5, (3,))]
+    for seed, (d, batch) in enumerate(specs):
+        gen = torch.Generator().manual_seed(450 + seed)
+        yield {"W": torch.randn(*batch, d, d, generator=gen, dtype=torch.float64)}
+
+
+def _judge_4_4(student, reference, case):
+    from ..geometry import polar_qp
+
+    W = case["W"]
+    got = call_student(student, W.clone())
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        return f"expected a pair (Q, P), got {type(got).__name__}"
+    Q, P = got
+    exp_Q, exp_P = polar_qp(W)
+    U, S, Vh = torch.linalg.svd(W)
+    msg = compare(P, exp_P, name="P", rtol=1e-7, atol=1e-10, alternatives={
+        "this is sqrt(W W^T) = U S U^T, the stretch of W = R U^T; P = V S V^T": (U * S.unsqueeze(-2)) @ U.mT,
+        "P must be V S V^T (torch.linalg.svd returns V^T, not V)": Vh @ torch.diag_embed(S) @ Vh.mT})
+    if msg:
+        return msg
+    return compare(Q, exp_Q, name="Q", rtol=1e-7, atol=1e-10, alternatives={
+        "Q = U V^T: multiply U by Vh itself (torch returns V^T)": U @ Vh.mT,
+        "Q must be U V^T, not V U^T": Vh.mT @ U.mT})
+
+
+register(Exercise(
+    id="4.4",
+    title="Polar decomposition W = Q P from the SVD",
+    reference=polar_from_svd_reference,
+    cases=_cases_4_4,
+    judge=_judge_4_4,
+    hints=[
+        "Write W = U S V^T = (U V^T)(V S V^T) and check that U V^T is orthogonal and V S V^T is symmetric PSD "
+        "with (V S V^T)^2 = W^T W.",
+        "U, S, Vh = torch.linalg.svd(W) gives Vh = V^T; then Q = U @ Vh and P = Vh.mT @ torch.diag_embed(S) @ Vh.",
+    ],
+))
+
+
+# ----------------------------------------------------------------------------------- 4.5
+
+
+def product_velocity_reference(chain, G):
+    """sum_j (W_N...W_{j+1}) D_j (W_{j-1}...W_1), D_j = (W_N...W_{j+1})^T G (W_{j-1}...W_1)^T = dE/dW_j."""
+    N = len(chain)
+    eye_in = torch.eye(chain[0].shape[-1], dtype=G.dtype).expand(*G.shape[:-2], -1, -1)
+    eye_out = torch.eye(chain[-1].shape[-2], dtype=G.dtype).expand(*G.shape[:-2], -1, -1)
+    total = torch.zeros_like(G)
+    for j in range(N):
+        below = eye_in
+        for w in chain[:j]:
+            below = w @ below
+        above = eye_out
+        for w in reversed(chain[j + 1:]):
+            above = above @ w
+        D = above.mT @ G @ below.mT
+        total = total + above @ D @ below
+    return total
+
+
+def _cases_4_5():
+    from ..chains import init_chain
+
+    specs = [([3, 3, 3], "gaussian", ()), ([2, 4, 3, 2], "gaussian", (2,)), ([3, 3, 3, 3], "balanced", ()),
+             ([4, 2, 2, 3], "balanced", (3,))]
+    for seed, (dims, scheme, batch) in enumerate(specs):
+        gen = torch.Generator().manual_seed(460 + seed)
+        chain = init_chain(dims, scheme, batch=batch, generator=gen)
+        yield {"chain": chain, "G": torch.randn(*batch, dims[-1], dims[0], generator=gen, dtype=torch.float64)}
+
+
+def _judge_4_5(student, reference, case):
+    from ..chains import layer_gradients
+    from ..endtoend import upstairs_velocity
+
+    chain, G = case["chain"], case["G"]
+    got = call_student(student, [w.clone() for w in chain], G.clone())
+    expected = upstairs_velocity(chain, G)
+    alternatives = {}
+    grads = layer_gradients(chain, G)
+    if all(g.shape == expected.shape for g in grads):
+        alternatives["summed the layer gradients D_j; each must be carried to W as "
+                     "(W_N...W_{j+1}) D_j (W_{j-1}...W_1)"] = sum(grads)
+    return compare(got, expected, name="velocity", rtol=1e-7, atol=1e-10, alternatives=alternatives)
+
+
+register(Exercise(
+    id="4.5",
+    title="The velocity of the end-to-end matrix under layerwise gradient flow",
+    reference=product_velocity_reference,
+    cases=_cases_4_5,
+    judge=_judge_4_5,
+    hints=[
+        "Product rule: dW/dt = sum_j (W_N...W_{j+1}) (dW_j/dt) (W_{j-1}...W_1), and under gradient flow "
+        "dW_j/dt = -D_j with D_j = (W_N...W_{j+1})^T G (W_{j-1}...W_1)^T. Return the sum without the minus sign.",
+        "Build the two partial products with identities at the ends (the empty product): for j = 1 the right "
+        "factor is eye(d_0), for j = N the left factor is eye(d_N). Batch dimensions broadcast through @.",
+    ],
 ))

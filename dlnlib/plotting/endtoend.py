@@ -10,7 +10,8 @@ import torch
 
 from . import _np, new_axes
 
-__all__ = ["plot_iteration_histograms", "plot_gap_ladder", "plot_gap_curves", "plot_depth_curves", "FLOOR"]
+__all__ = ["plot_iteration_histograms", "plot_gap_ladder", "plot_gap_curves", "plot_depth_curves", "plot_lp_study",
+           "plot_completion_figures", "FLOOR"]
 
 # Losses minus the optimum below this are rounding noise of float64 sums; curves are clipped here.
 FLOOR = 1e-12
@@ -105,3 +106,50 @@ def first_below(steps, gap, level: float) -> int | None:
     g = gap.detach().cpu() if isinstance(gap, torch.Tensor) else torch.as_tensor(gap)
     hit = (g < level).nonzero()
     return None if hit.numel() == 0 else int(torch.as_tensor(steps)[hit[0, 0]])
+
+
+def plot_lp_study(study, p_index: int, *, ax=None, title: str | None = None):
+    """One p of a ``dlnlib.reproduce.DepthStudy``: loss - optimum (log) per depth at its chosen rate.
+
+    The line is the median over the random inits, the band their min-max range. Returns the Axes.
+    """
+    ax = new_axes(ax)
+    steps = _np(study.steps)
+    for b, depth in enumerate(study.depths):
+        g = np.clip(_np(study.gap[:, p_index, b, :]), FLOOR, None)
+        lr = float(study.chosen[p_index, b])
+        line, = ax.semilogy(steps, np.median(g, axis=1), label=f"depth {depth} (eta {lr:.3g})")
+        ax.fill_between(steps, g.min(axis=1), g.max(axis=1), color=line.get_color(), alpha=0.2, lw=0)
+    ax.axhline(study.rel_gap * float(study.optimum[p_index]), color="k", ls=":", lw=1,
+               label=f"target: {study.rel_gap:g} x optimum")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("loss - optimum")
+    if title:
+        ax.set_title(title)
+    ax.legend(frameon=False, fontsize=7)
+    return ax
+
+
+def plot_completion_figures(runs: dict, *, axes=None, particular: int = 0):
+    """Seed 000's Figures 1-3: the average loss trajectory and one particular trajectory, per side and together.
+
+    runs: label -> (steps (T,), losses (T, trials)) with losses of stopped trials held at their final value;
+    axes: one Axes per label plus one for all together (created when None). Returns the list of Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, len(runs) + 1, figsize=(4 * (len(runs) + 1), 3.4), layout="constrained")
+    axes = list(axes)
+    for k, (label, (steps, losses)) in enumerate(runs.items()):
+        s, L = _np(steps), _np(losses)
+        for ax in (axes[k], axes[-1]):
+            line, = ax.semilogy(s, L.mean(axis=1), label=f"{label}: average")
+            ax.semilogy(s, L[:, particular], ls="--", color=line.get_color(), label=f"{label}: trial {particular}")
+        axes[k].set_title(label)
+    axes[-1].set_title("both")
+    for ax in axes:
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("loss (mean squared, diagonal)")
+        ax.legend(frameon=False, fontsize=7)
+    return axes
