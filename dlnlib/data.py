@@ -14,7 +14,7 @@ from .core import check_int, check_nonneg, get_device, make_generator, resolve_d
 
 __all__ = ["teacher_regression", "completion_targets", "whitened_gaussian", "hierarchical_tree",
            "sklearn_regression", "gas_sensor", "two_point_regression", "sklearn_binary",
-           "mnist_csv_path", "read_mnist_csv", "mnist_subset"]
+           "mnist_csv_path", "read_mnist_csv", "mnist_subset", "scalar_regression"]
 
 
 def teacher_regression(
