@@ -11,6 +11,7 @@ import torch
 
 import dlnlib
 from dlnlib import endtoend as e2e
+from dlnlib import geometry
 from dlnlib.endtoend import _sym_eigh
 
 
@@ -448,19 +449,61 @@ def test_sliders_redraw_and_time_themselves():
         assert handle.status.value
 
 
-def test_exercises_4_4_and_4_5_accept_references_and_diagnose_mistakes():
-    from dlnlib.chains import layer_gradients
+def test_exercises_4_4_and_4_5_accept_student_answers_and_refuse_dlnlib_and_name_mistakes():
     from dlnlib.exercises import check
     from dlnlib.exercises.endtoend import polar_from_svd_reference, product_velocity_reference
 
-    assert check("4.4", polar_from_svd_reference)
-    assert check("4.5", product_velocity_reference)
+    def polar(W):  # a student's answer: thin SVD, works for tall, wide and square W
+        U, S, Vh = torch.linalg.svd(W, full_matrices=False)
+        return U @ Vh, Vh.mT @ torch.diag_embed(S) @ Vh
+
+    def velocity(chain, G):  # a student's answer: the product-rule sum with layer_gradients as a building block
+        grads = dlnlib.layer_gradients(chain, G)
+        total = torch.zeros_like(G)
+        for j, D in enumerate(grads):
+            for w in reversed(chain[:j]):  # D_j (W_{j-1} ... W_1)
+                D = D @ w
+            for w in chain[j + 1:]:
+                D = w @ D
+            total = total + D
+        return total
+
+    assert check("4.4", polar).ok and check("4.5", velocity).ok
+    # dlnlib's own answers are refused, also when wrapped (polar_qp is refused even where it would raise)
+    for ex_id, fn in (("4.4", geometry.polar_qp), ("4.4", polar_from_svd_reference),
+                      ("4.5", e2e.upstairs_velocity), ("4.5", product_velocity_reference)):
+        assert "dlnlib's own answer to this exercise" in check(ex_id, lambda *a, f=fn: f(*a)).message
 
     def swapped(W):  # P from W W^T: the stretch of the other decomposition
-        U, S, Vh = torch.linalg.svd(W)
+        U, S, Vh = torch.linalg.svd(W, full_matrices=False)
         return U @ Vh, U @ torch.diag_embed(S) @ U.mT
 
-    msg = str(check("4.4", swapped))
-    assert "sqrt(W W^T)" in msg
-    msg = str(check("4.5", lambda chain, G: sum(layer_gradients(chain, G))))
-    assert "summed the layer gradients" in msg
+    assert "sqrt(W W^T)" in check("4.4", swapped).message
+    # A_W(G) is the velocity of a balanced chain only: named, because the checker's first chains are unbalanced
+    res = check("4.5", lambda chain, G: e2e.preconditioned_gradient(dlnlib.end_to_end(chain), G, len(chain)))
+    assert "only for a balanced chain" in res.message
+    res = check("4.5", lambda chain, G: sum(dlnlib.layer_gradients(chain, G)))
+    assert "summed the layer gradients" in res.message
+
+
+def test_exercise_4_4_and_4_5_expected_values_are_independent_and_exact():
+    # the checker's expected values (eigh + solve for 4.4, autograd + forward mode for 4.5) agree with the
+    # SVD formulas and with dlnlib's upstairs velocity to rounding level, and the cases separate A_W(G) from
+    # the velocity on the unbalanced chains only
+    from dlnlib.exercises import endtoend as ex
+
+    for case in ex._cases_4_4():
+        Q, P = ex._expected_4_4(case)
+        W = case["W"]
+        m, n = W.shape[-2:]
+        eye = torch.eye(min(m, n), dtype=W.dtype)
+        QQ = Q.mT @ Q if m >= n else Q @ Q.mT
+        assert float((QQ - eye).abs().max()) < 1e-13 and float((Q @ P - W).abs().max()) < 1e-13
+        assert float((P - P.mT).abs().max()) < 1e-14 and bool((torch.linalg.eigvalsh(P) > -1e-13).all())
+    gaps = []
+    for case in ex._cases_4_5():
+        chain, G = case["chain"], case["G"]
+        v = ex._expected_4_5(case)
+        assert float((v - e2e.upstairs_velocity(chain, G)).abs().max()) < 1e-12 * max(1.0, float(v.abs().max()))
+        gaps.append(float((e2e.preconditioned_gradient(dlnlib.end_to_end(chain), G, len(chain)) - v).abs().max()))
+    assert min(gaps[:3]) > 1.0 and max(gaps[3:]) < 1e-12

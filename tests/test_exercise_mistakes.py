@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.linalg
 import torch
 
 from dlnlib.exercises import all_exercises, check
@@ -107,6 +108,24 @@ def a43(w, g, N):
     return sq ** (1 - 1 / N) * (g + (N - 1) * proj)
 
 
+def a44(W):
+    U, S, Vh = torch.linalg.svd(W, full_matrices=False)
+    return U @ Vh, T(Vh) @ torch.diag_embed(S) @ Vh
+
+
+def a45(chain, G):
+    total = torch.zeros_like(G)
+    for j in range(len(chain)):
+        left = torch.eye(G.shape[-2], dtype=G.dtype)  # W_N ... W_{j+1}
+        for W in reversed(chain[j + 1:]):
+            left = left @ W
+        right = torch.eye(G.shape[-1], dtype=G.dtype)  # W_{j-1} ... W_1
+        for W in chain[:j]:
+            right = W @ right
+        total = total + left @ T(left) @ G @ T(right) @ right
+    return total
+
+
 def a51(X):
     lam = torch.linalg.eigvalsh(X.T @ X / X.shape[0])
     lam = lam[lam > 1e-9 * lam.max()]
@@ -131,7 +150,8 @@ def a53(E, yh):
 
 
 CORRECT = {"1.1": a11, "1.2": a12, "2.1": a21, "2.2": a22, "2.3": a23, "2.4": a24, "2.5": a25, "2.6": a26,
-           "3.1": a31, "3.2": a32, "4.1": a41, "4.2": a42, "4.3": a43, "5.1": a51, "5.2": a52, "5.3": a53}
+           "3.1": a31, "3.2": a32, "4.1": a41, "4.2": a42, "4.3": a43, "4.4": a44, "4.5": a45, "5.1": a51, "5.2": a52,
+           "5.3": a53}
 
 
 # ------------------------------------------------------------------------------------------------ the mistakes
@@ -213,6 +233,41 @@ def _single(w, g, N, factor=None, weight=None, onto_g=False, guard=True):
         proj = (torch.where(sq > 0, wg / sq.clamp(min=1e-300), 0.0) if guard else wg / sq) * w
     f = sq ** (1 - 1 / N) if factor is None else factor(sq, N)
     return f * (g + ((N - 1) if weight is None else weight) * proj)
+
+
+def _polar(W, full=False, q="UVt", p="VSVt", diag=torch.diag_embed):
+    U, S, Vh = torch.linalg.svd(W, full_matrices=full)
+    Q = {"U": lambda: U, "UV": lambda: U @ T(Vh), "VUt": lambda: T(Vh) @ T(U), "UVt": lambda: U @ Vh}[q]()
+    P = {"USUt": lambda: U @ diag(S) @ T(U), "VtSV": lambda: Vh @ diag(S) @ T(Vh), "S": lambda: diag(S),
+         "WtW": lambda: T(W) @ W, "VSVt": lambda: T(Vh) @ diag(S) @ Vh}[p]()
+    return Q, P
+
+
+def _vel(chain, G, terms=None, grams="LLt", order="right", carried=True):
+    total = torch.zeros_like(G)
+    for j in (range(len(chain)) if terms is None else terms):
+        left = torch.eye(G.shape[-2], dtype=G.dtype)
+        for W in reversed(chain[j + 1:]):
+            left = left @ W
+        right = torch.eye(G.shape[-1], dtype=G.dtype)
+        for W in chain[:j]:
+            right = right @ W if order == "reversed" else W @ right
+        if not carried:
+            total = total + T(left) @ G @ T(right)
+        elif grams == "none":
+            total = total + left @ left @ G @ right @ right
+        elif grams == "LtL":
+            total = total + T(left) @ left @ G @ right @ T(right)
+        else:
+            total = total + left @ T(left) @ G @ T(right) @ right
+    return total
+
+
+def _end_to_end(chain):
+    W = chain[0]
+    for w in chain[1:]:
+        W = w @ W
+    return W
 
 
 def _eta(X, scale=None, zeros=False, form="opt"):
@@ -351,6 +406,29 @@ MISTAKES = [
     ("4.3", "projection onto g", lambda w, g, N: _single(w, g, N, onto_g=True), "projected onto g"),
     ("4.3", "||w||^2", lambda w, g, N: _single(w, g, N, factor=lambda sq, N: sq), "not ||w||^2"),
     ("4.3", "no guard at w = 0", lambda w, g, N: _single(w, g, N, guard=False), "NaN at w = 0"),
+    # 4.4
+    ("4.4", "Q = U", lambda W: _polar(W, q="U"), "not U alone"),
+    ("4.4", "P from W W^T", lambda W: _polar(W, p="USUt"), "sqrt(W W^T)"),
+    ("4.4", "Vh taken for V in P", lambda W: _polar(W, p="VtSV"), "returns Vh = V^T, not V"),
+    ("4.4", "Q = U V", lambda W: _polar(W, q="UV"), "Vh already is V^T"),
+    ("4.4", "Q = V U^T", lambda W: _polar(W, q="VUt"), "transpose of U V^T"),
+    ("4.4", "P = diag(S)", lambda W: _polar(W, p="S"), "diag(S) alone"),
+    ("4.4", "P = W^T W", lambda W: _polar(W, p="WtW"), "no square root"),
+    ("4.4", "(P, Q)", lambda W: _polar(W)[::-1], "wrong order"),
+    ("4.4", "full SVD", lambda W: _polar(W, full=True), "full_matrices=False"),
+    ("4.4", "torch.diag", lambda W: _polar(W, diag=torch.diag), "torch.diag_embed"),
+    ("4.4", "scipy.linalg.polar (numpy)", lambda W: tuple(scipy.linalg.polar(W.numpy())), "numpy ndarray"),
+    # 4.5
+    ("4.5", "A_W(G) for every chain", lambda c, G: a42(_end_to_end(c), G, len(c)), "only for a balanced chain"),
+    ("4.5", "sum of the layer gradients", lambda c, G: _vel(c, G, carried=False), "summed the layer gradients"),
+    ("4.5", "the velocity itself (minus sign)", lambda c, G: -_vel(c, G), "MINUS this sum"),
+    ("4.5", "divided by N", lambda c, G: _vel(c, G) / len(c), "divided by N"),
+    ("4.5", "range(N - 1)", lambda c, G: _vel(c, G, terms=range(len(c) - 1)), "the term j = N"),
+    ("4.5", "range(1, N)", lambda c, G: _vel(c, G, terms=range(1, len(c))), "the term j = 1"),
+    ("4.5", "no transposes", lambda c, G: _vel(c, G, grams="none"), "transposes are missing"),
+    ("4.5", "transposes on the wrong side", lambda c, G: _vel(c, G, grams="LtL"), "on the wrong side"),
+    ("4.5", "W_1 W_2 ... order", lambda c, G: _vel(c, G, order="reversed"), "product order"),
+    ("4.5", "float32 identities", lambda c, G: _vel([w.float() for w in c], G.float()), "dtype torch.float32"),
     # 5.1
     ("5.1", "no 1/n", lambda X: _eta(X, scale=1.0), "1/n is missing"),
     ("5.1", "zero eigenvalue kept", lambda X: _eta(X, zeros=True), "NONZERO"),

@@ -4,9 +4,11 @@
 4.2  ``preconditioned_gradient(W, grad, N)``: ``sum_j (W W^T)^{(j-1)/N} G (W^T W)^{(N-j)/N}``, against
      dlnlib's eigenbasis implementation (non-square, singular and batched W);
 4.3  ``single_output_update(w, grad, N)``: ``||w||^{2-2/N} (g + (N-1) Pr_w g)`` for a 1 x d end-to-end row;
-4.4  ``polar_from_svd(W)``: the polar factors ``Q = U V^T``, ``P = V S V^T`` of ``W = Q P`` from the SVD;
+4.4  ``polar_from_svd(W)``: the polar factors ``Q = U V^T``, ``P = V S V^T`` of ``W = Q P`` from the thin SVD, for
+     tall, wide and square W (derivation);
 4.5  ``product_velocity(chain, G)``: ``sum_j (W_N...W_{j+1}) D_j (W_{j-1}...W_1)`` with ``D_j = dE/dW_j``, the
-     velocity that layerwise gradient flow gives the end-to-end matrix (equal to A_W(G) for a balanced chain).
+     velocity that layerwise gradient flow gives the end-to-end matrix, checked on unbalanced chains; the
+     derivation shows that it equals A_W(G) for a balanced chain (Arora, Cohen & Hazan 2018, Theorem 1).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import torch
 
 from .. import endtoend as _e2e
+from .. import geometry as _geometry
 from ..endtoend import preconditioned_gradient as _library_preconditioned
 from ..endtoend import psd_power as _library_psd_power
 from . import Exercise, register
@@ -97,7 +100,8 @@ register(Exercise(
         "Set every eigenvalue below 8 * d * eps * lambda_max to exactly 0 (eps = torch.finfo(S.dtype).eps) before "
         "taking the power.",
     ],
-    answer_marks=("Q @ torch.diag_embed(evals ** alpha) @ Q.transpose(-1, -2)",),
+    answer_marks=("Q @ torch.diag_embed(evals ** alpha) @ Q.transpose(-1, -2)",
+                  "rounding level of the largest are set to exactly $0$"),
 ))
 
 
@@ -208,7 +212,7 @@ def _single(w, g, N, *, norm_power=None, weight=None, onto_g=False, guard=True):
 
 register(Exercise(
     id="4.3",
-    title="Single-output form of the end-to-end update",
+    title="Single-output form of the end-to-end update (derivation)",
     reference=single_output_reference,
     cases=_cases_4_3,
     args=("w", "grad", "N"),
@@ -234,7 +238,14 @@ register(Exercise(
         "Terms j < N project g onto w; the term j = N leaves g as it is. ||w||^2 = (w * w).sum((-2, -1), "
         "keepdim=True). At w = 0 the projection is 0: avoid dividing by zero there.",
     ],
-    answer_marks=("sq ** (1 - 1 / N) * (grad + (N - 1) * proj)",),
+    derivation="""
+        One output: W = w (1 x d), so W W^T = ||w||^2 (a number) and W^T W = ||w||^2 Pr_w with Pr_w = w^T w / ||w||^2
+        the projector onto the direction of w (Pr_w^k = Pr_w for k >= 1, Pr_w^0 = I).
+        Term j of A_w(g) = sum_j (W W^T)^{(j-1)/N} g (W^T W)^{(N-j)/N}: for j < N the right power is positive,
+        ||w||^{2(j-1)/N} g ||w||^{2(N-j)/N} Pr_w = ||w||^{2-2/N} Pr_w(g); for j = N it is ||w||^{2-2/N} g.
+        Sum: A_w(g) = ||w||^{2-2/N} (g + (N-1) Pr_w(g)), Pr_w(g) = (<w, g> / ||w||^2) w (0 at w = 0).
+    """,
+    answer_marks=("sq ** (1 - 1 / N) * (grad + (N - 1) * proj)", r"\Big(g + (N-1)\Pr_w(g)\Big)"),
 ))
 
 
@@ -242,49 +253,103 @@ register(Exercise(
 
 
 def polar_from_svd_reference(W):
-    """W = U S V^T  ->  Q = U V^T (orthogonal), P = V S V^T = sqrt(W^T W), so that W = Q P."""
-    U, S, Vh = torch.linalg.svd(W)
+    """W = U S V^T (thin SVD)  ->  Q = U V^T, P = V S V^T = sqrt(W^T W), so that W = Q P."""
+    U, S, Vh = torch.linalg.svd(W, full_matrices=False)
     return U @ Vh, Vh.transpose(-1, -2) @ torch.diag_embed(S) @ Vh
 
 
 def _cases_4_4():
-    specs = [(3, ()), (4, (2,)), (2, ()), (5, (3,))]
-    for seed, (d, batch) in enumerate(specs):
+    # (m, n, batch): non-square first (tall, then wide, where the transposes and the thin SVD show), then square
+    specs = [(3, 2, ()), (2, 4, (2,)), (3, 3, ()), (4, 3, (3,)), (4, 4, (2,))]
+    for seed, (m, n, batch) in enumerate(specs):
         gen = torch.Generator().manual_seed(450 + seed)
-        yield {"W": torch.randn(*batch, d, d, generator=gen, dtype=torch.float64)}
+        yield {"W": torch.randn(*batch, m, n, generator=gen, dtype=torch.float64)}
 
 
-def _judge_4_4(student, reference, case):
-    from ..geometry import polar_qp
-
+def _expected_4_4(case):
+    """P = (W^T W)^{1/2} by eigh; Q = W P^{-1} (tall or square W) or (W W^T)^{-1/2} W (wide W): no SVD involved.
+    The cases have full rank (condition numbers below 40), so the inverses are harmless."""
     W = case["W"]
-    got = call_student(student, W.clone())
-    if not isinstance(got, (tuple, list)) or len(got) != 2:
-        return f"expected a pair (Q, P), got {type(got).__name__}"
-    Q, P = got
-    exp_Q, exp_P = polar_qp(W)
-    U, S, Vh = torch.linalg.svd(W)
-    msg = compare(P, exp_P, name="P", rtol=1e-7, atol=1e-10, alternatives={
-        "this is sqrt(W W^T) = U S U^T, the stretch of W = R U^T; P = V S V^T": (U * S.unsqueeze(-2)) @ U.mT,
-        "P must be V S V^T (torch.linalg.svd returns V^T, not V)": Vh @ torch.diag_embed(S) @ Vh.mT})
-    if msg:
-        return msg
-    return compare(Q, exp_Q, name="Q", rtol=1e-7, atol=1e-10, alternatives={
-        "Q = U V^T: multiply U by Vh itself (torch returns V^T)": U @ Vh.mT,
-        "Q must be U V^T, not V U^T": Vh.mT @ U.mT})
+    P = _library_psd_power(_t(W) @ W, 0.5)
+    if W.shape[-2] >= W.shape[-1]:
+        Q = torch.linalg.solve(P, W, left=False)
+    else:
+        Q = torch.linalg.solve(_library_psd_power(W @ _t(W), 0.5), W)
+    return Q, P
+
+
+def _polar(W, *, full=False, q="UVt", p="VSVt", diag=torch.diag_embed, swap=False):
+    """The polar factors from the SVD with one of the typical slips switched on (for the mistake table)."""
+    U, S, Vh = torch.linalg.svd(W, full_matrices=full)
+    if q == "U":
+        Q = U
+    elif q == "UV":
+        Q = U @ _t(Vh)
+    elif q == "VUt":
+        Q = _t(Vh) @ _t(U)
+    else:
+        Q = U @ Vh
+    if p == "USUt":
+        P = U @ diag(S) @ _t(U)
+    elif p == "VtSV":
+        P = Vh @ diag(S) @ _t(Vh)
+    elif p == "S":
+        P = diag(S)
+    elif p == "WtW":
+        P = _t(W) @ W
+    else:
+        P = _t(Vh) @ diag(S) @ Vh
+    return (P, Q) if swap else (Q, P)
 
 
 register(Exercise(
     id="4.4",
-    title="Polar decomposition W = Q P from the SVD",
+    title="Polar decomposition W = Q P from the SVD (derivation)",
     reference=polar_from_svd_reference,
     cases=_cases_4_4,
-    judge=_judge_4_4,
+    args=("W",),
+    expected=_expected_4_4,
+    name="(Q, P)",
+    rtol=1e-7,
+    atol=1e-10,
+    mistakes={
+        "Q is U V^T, not U alone: U maps onto the output space but forgets how V^T rotates the input space":
+            lambda W: _polar(W, q="U"),
+        "this P is sqrt(W W^T) = U S U^T, the stretch of the other decomposition W = R U_p^T; the P of W = Q P "
+        "acts first, on the input side, so it is n x n: V S V^T": lambda W: _polar(W, p="USUt"),
+        "torch.linalg.svd returns Vh = V^T, not V: P = V S V^T is Vh^T diag(S) Vh, not Vh diag(S) Vh^T":
+            lambda W: _polar(W, p="VtSV"),
+        "Vh already is V^T: Q = U V^T is U @ Vh (this is U V)": lambda W: _polar(W, q="UV"),
+        "this Q is V U^T, the transpose of U V^T (it has the shape of W^T)": lambda W: _polar(W, q="VUt"),
+        "P is diag(S) rotated back to the input space, V S V^T; diag(S) alone is P only in the basis of the right "
+        "singular vectors": lambda W: _polar(W, p="S"),
+        "P = W^T W has no square root: P is the PSD square root of W^T W (its eigenvalues are the singular values "
+        "S, not S^2)": lambda W: _polar(W, p="WtW"),
+        "the pair is in the wrong order: return (Q, P), the orthogonal factor first": lambda W: _polar(W, swap=True),
+        "the full SVD (torch.linalg.svd's default) gives U of shape m x m and Vh of shape n x n, which cannot be "
+        "multiplied when m != n: use the thin SVD, full_matrices=False": lambda W: _polar(W, full=True),
+        "torch.diag does not build a batch of diagonal matrices; torch.diag_embed(S) does":
+            lambda W: _polar(W, diag=torch.diag),
+    },
+    forbidden=(_geometry.polar_qp,),
     hints=[
-        "Write W = U S V^T = (U V^T)(V S V^T) and check that U V^T is orthogonal and V S V^T is symmetric PSD "
-        "with (V S V^T)^2 = W^T W.",
-        "U, S, Vh = torch.linalg.svd(W) gives Vh = V^T; then Q = U @ Vh and P = Vh.mT @ torch.diag_embed(S) @ Vh.",
+        "Start from the thin SVD W = U S V^T and look for a factor with orthonormal columns (or rows) times a "
+        "symmetric PSD n x n factor. If W = Q P with Q^T Q = I, what is W^T W in terms of P? Write W^T W with "
+        "U, S, V.",
+        "W^T W = V S^2 V^T, and its PSD square root has the same eigenvectors V and eigenvalues S. Insert "
+        "V^T V = I between S and V^T in W = U S V^T and group the four factors into two.",
+        "U, S, Vh = torch.linalg.svd(W, full_matrices=False) gives Vh = V^T (not V); torch.diag_embed(S) builds "
+        "a batch of diagonal matrices; use .transpose(-1, -2) rather than .T so that a batch dimension works.",
     ],
+    derivation="""
+        Thin SVD W = U S V^T (U: m x k, S: k x k, V: n x k, k = min(m, n), U^T U = V^T V = I).
+        Insert V^T V = I: W = U S V^T = U (V^T V) S V^T = (U V^T)(V S V^T).
+        Q = U V^T has orthonormal columns when m >= n (Q^T Q = V U^T U V^T = V V^T = I for k = n) and orthonormal
+        rows when m < n (Q Q^T = U V^T V U^T = I).
+        P = V S V^T is symmetric PSD (eigenvalues S >= 0) and P^2 = V S^2 V^T = W^T W: P = sqrt(W^T W).
+        The mirror grouping W = (U S U^T)(U V^T) gives W = R U_p^T with R = U S U^T = sqrt(W W^T).
+    """,
+    answer_marks=("U @ Vh, Vh.transpose(-1, -2) @ torch.diag_embed(S) @ Vh", r"Q = UV^\top", r"P = V\Sigma V^\top"),
 ))
 
 
@@ -294,8 +359,8 @@ register(Exercise(
 def product_velocity_reference(chain, G):
     """sum_j (W_N...W_{j+1}) D_j (W_{j-1}...W_1), D_j = (W_N...W_{j+1})^T G (W_{j-1}...W_1)^T = dE/dW_j."""
     N = len(chain)
-    eye_in = torch.eye(chain[0].shape[-1], dtype=G.dtype).expand(*G.shape[:-2], -1, -1)
-    eye_out = torch.eye(chain[-1].shape[-2], dtype=G.dtype).expand(*G.shape[:-2], -1, -1)
+    eye_in = torch.eye(chain[0].shape[-1], dtype=G.dtype)
+    eye_out = torch.eye(chain[-1].shape[-2], dtype=G.dtype)
     total = torch.zeros_like(G)
     for j in range(N):
         below = eye_in
@@ -304,7 +369,7 @@ def product_velocity_reference(chain, G):
         above = eye_out
         for w in reversed(chain[j + 1:]):
             above = above @ w
-        D = above.mT @ G @ below.mT
+        D = above.transpose(-1, -2) @ G @ below.transpose(-1, -2)
         total = total + above @ D @ below
     return total
 
@@ -312,39 +377,120 @@ def product_velocity_reference(chain, G):
 def _cases_4_5():
     from ..chains import init_chain
 
-    specs = [([3, 3, 3], "gaussian", ()), ([2, 4, 3, 2], "gaussian", (2,)), ([3, 3, 3, 3], "balanced", ()),
-             ([4, 2, 2, 3], "balanced", (3,))]
+    # (dims, scheme, batch): unbalanced, non-square chains first (every width different, N = 2, 3, 4), where
+    # A_W(G) is not the velocity and a missing transpose cannot multiply; then balanced chains (one with a
+    # rank-deficient W) and N = 1
+    specs = [([3, 4, 2], "gaussian", ()), ([2, 4, 3, 5], "gaussian", (2,)), ([4, 3, 5, 2, 3], "gaussian", ()),
+             ([3, 3, 3, 3], "balanced", ()), ([4, 2, 2, 3], "balanced", (3,)), ([3, 2], "gaussian", ())]
     for seed, (dims, scheme, batch) in enumerate(specs):
         gen = torch.Generator().manual_seed(460 + seed)
         chain = init_chain(dims, scheme, batch=batch, generator=gen)
         yield {"chain": chain, "G": torch.randn(*batch, dims[-1], dims[0], generator=gen, dtype=torch.float64)}
 
 
-def _judge_4_5(student, reference, case):
-    from ..chains import layer_gradients
-    from ..endtoend import upstairs_velocity
-
+def _expected_4_5(case):
+    """Autograd alone: the layer gradients of E = <G, W_N ... W_1>, pushed through the product map by a
+    forward-mode derivative (the velocity of W along them)."""
     chain, G = case["chain"], case["G"]
-    got = call_student(student, [w.clone() for w in chain], G.clone())
-    expected = upstairs_velocity(chain, G)
-    alternatives = {}
-    grads = layer_gradients(chain, G)
-    if all(g.shape == expected.shape for g in grads):
-        alternatives["summed the layer gradients D_j; each must be carried to W as "
-                     "(W_N...W_{j+1}) D_j (W_{j-1}...W_1)"] = sum(grads)
-    return compare(got, expected, name="velocity", rtol=1e-7, atol=1e-10, alternatives=alternatives)
+
+    def product(*layers):
+        W = layers[0]
+        for w in layers[1:]:
+            W = w @ W
+        return W
+
+    leaves = [w.detach().clone().requires_grad_(True) for w in chain]
+    grads = torch.autograd.grad((G * product(*leaves)).sum(), leaves)
+    return torch.autograd.functional.jvp(product, tuple(chain), tuple(grads))[1]
+
+
+def _velocity(chain, G, *, terms=None, grams="LLt", order="right", carried=True):
+    """The product-rule velocity with one of the typical slips switched on (for the mistake table)."""
+    eye_in = torch.eye(chain[0].shape[-1], dtype=G.dtype)
+    eye_out = torch.eye(chain[-1].shape[-2], dtype=G.dtype)
+    total = torch.zeros_like(G)
+    for j in (range(len(chain)) if terms is None else terms):
+        below = eye_in
+        for w in chain[:j]:
+            below = below @ w if order == "reversed" else w @ below
+        above = eye_out
+        for w in reversed(chain[j + 1:]):
+            above = above @ w
+        if not carried:
+            total = total + _t(above) @ G @ _t(below)
+        elif grams == "none":
+            total = total + above @ above @ G @ below @ below
+        elif grams == "LtL":
+            total = total + _t(above) @ above @ G @ below @ _t(below)
+        else:
+            total = total + above @ _t(above) @ G @ _t(below) @ below
+    return total
+
+
+def _end_to_end_preconditioned(chain, G):
+    W = chain[0]
+    for w in chain[1:]:
+        W = w @ W
+    return _library_preconditioned(W, G, len(chain))
 
 
 register(Exercise(
     id="4.5",
-    title="The velocity of the end-to-end matrix under layerwise gradient flow",
+    title="The velocity of the end-to-end matrix under layerwise gradient flow (derivation)",
     reference=product_velocity_reference,
     cases=_cases_4_5,
-    judge=_judge_4_5,
+    args=("chain", "G"),
+    expected=_expected_4_5,
+    name="velocity",
+    rtol=1e-7,
+    atol=1e-10,
+    mistakes={
+        "this is A_W(G), which equals the product-rule sum only for a balanced chain (your derivation's "
+        "assumption); the first cases are unbalanced chains: compute the sum itself":
+            lambda chain, G: _end_to_end_preconditioned(chain, G),
+        "summed the layer gradients D_j; each must be carried to W as (W_N...W_{j+1}) D_j (W_{j-1}...W_1)":
+            lambda chain, G: _velocity(chain, G, carried=False),
+        "the sign: return the sum itself; layerwise gradient flow moves W with MINUS this sum":
+            lambda chain, G: -_velocity(chain, G),
+        "divided by N (seed 000's Eq. (1) scaling): the product rule gives a plain sum over the N layers":
+            lambda chain, G: _velocity(chain, G) / len(chain),
+        "a term is missing: the sum runs over all N layers, and the term j = N (the top layer, left factor the "
+        "identity) was left out": lambda chain, G: _velocity(chain, G, terms=range(len(chain) - 1)),
+        "a term is missing: the sum runs over all N layers, and the term j = 1 (the first layer, right factor the "
+        "identity) was left out": lambda chain, G: _velocity(chain, G, terms=range(1, len(chain))),
+        "the transposes are missing: D_j = (W_N...W_{j+1})^T G (W_{j-1}...W_1)^T":
+            lambda chain, G: _velocity(chain, G, grams="none"),
+        "the transposes are on the wrong side: term j is (W_N...W_{j+1})(W_N...W_{j+1})^T G (W_{j-1}...W_1)^T "
+        "(W_{j-1}...W_1), a d_N x d_N matrix times G times a d_0 x d_0 one": lambda chain, G: _velocity(
+            chain, G, grams="LtL"),
+        "product order: W_{j-1}...W_1 has W_1 on the right (this multiplied the layers in the order W_1 W_2 ...)":
+            lambda chain, G: _velocity(chain, G, order="reversed"),
+    },
+    forbidden=(_e2e.upstairs_velocity,),
     hints=[
-        "Product rule: dW/dt = sum_j (W_N...W_{j+1}) (dW_j/dt) (W_{j-1}...W_1), and under gradient flow "
-        "dW_j/dt = -D_j with D_j = (W_N...W_{j+1})^T G (W_{j-1}...W_1)^T. Return the sum without the minus sign.",
-        "Build the two partial products with identities at the ends (the empty product): for j = 1 the right "
-        "factor is eye(d_0), for j = N the left factor is eye(d_N). Batch dimensions broadcast through @.",
+        "Name the partial products L_j = W_N...W_{j+1} (d_N x d_j) and R_j = W_{j-1}...W_1 (d_{j-1} x d_0); "
+        "an empty product is an identity. Write D_j and then term j of the sum with them, and check every shape.",
+        "Term j is (L_j L_j^T) G (R_j^T R_j). In code, grow R_j by multiplying each new layer on the left and L_j "
+        "by multiplying on the right, starting from torch.eye(d_0) and torch.eye(d_N) with dtype=G.dtype; a batch "
+        "dimension broadcasts through @.",
+        "The derivation: balancedness W_{j+1}^T W_{j+1} = W_j W_j^T collapses the middle of "
+        "(W_N W_{N-1})(W_N W_{N-1})^T to W_N W_N^T W_N W_N^T. Continue: what is L_j L_j^T, and what is W W^T, "
+        "as powers of W_N W_N^T?",
+        "L_j L_j^T = (W_N W_N^T)^{N-j} and W W^T = (W_N W_N^T)^N, so W_N W_N^T = (W W^T)^{1/N} (the PSD N-th root "
+        "is unique) and L_j L_j^T = (W W^T)^{(N-j)/N}; likewise R_j^T R_j = (W^T W)^{(j-1)/N}. Rename j -> "
+        "N + 1 - j and compare with A_W.",
     ],
+    derivation="""
+        Product rule: dW/dt = sum_j (W_N...W_{j+1}) (dW_j/dt) (W_{j-1}...W_1), and gradient flow has
+        dW_j/dt = -D_j, D_j = (W_N...W_{j+1})^T G (W_{j-1}...W_1)^T. So dW/dt = -sum_j (L_j L_j^T) G (R_j^T R_j)
+        with L_j = W_N...W_{j+1}, R_j = W_{j-1}...W_1: this sum is product_velocity(chain, G).
+        Balanced chain, W_{j+1}^T W_{j+1} = W_j W_j^T: the inner pairs collapse one by one,
+        L_j L_j^T = W_N ... W_{j+1} W_{j+1}^T ... W_N^T = (W_N W_N^T)^{N-j}, and W W^T = (W_N W_N^T)^N.
+        W_N W_N^T is PSD and so is (W W^T)^{1/N}; the PSD N-th root is unique, so W_N W_N^T = (W W^T)^{1/N} and
+        L_j L_j^T = (W W^T)^{(N-j)/N}. In the same way R_j^T R_j = (W_1^T W_1)^{j-1} = (W^T W)^{(j-1)/N}.
+        Hence the sum is sum_j (W W^T)^{(N-j)/N} G (W^T W)^{(j-1)/N}; renaming j -> N + 1 - j gives A_W(G), and
+        dW/dt = -A_W(grad F(W)) (Arora, Cohen & Hazan 2018, Theorem 1).
+    """,
+    answer_marks=("above @ (above.transpose(-1, -2) @ G @ below.transpose(-1, -2)) @ below",
+                  r"= (W_N W_N^\top)^{N-j}"),
 ))
