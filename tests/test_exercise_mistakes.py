@@ -411,7 +411,7 @@ MISTAKES = [
     ("4.4", "P from W W^T", lambda W: _polar(W, p="USUt"), "sqrt(W W^T)"),
     ("4.4", "Vh taken for V in P", lambda W: _polar(W, p="VtSV"), "returns Vh = V^T, not V"),
     ("4.4", "Q = U V", lambda W: _polar(W, q="UV"), "Vh already is V^T"),
-    ("4.4", "Q = V U^T", lambda W: _polar(W, q="VUt"), "transpose of U V^T"),
+    ("4.4", "Q = V U^T", lambda W: _polar(W, q="VUt"), "this Q is V U^T"),
     ("4.4", "P = diag(S)", lambda W: _polar(W, p="S"), "diag(S) alone"),
     ("4.4", "P = W^T W", lambda W: _polar(W, p="WtW"), "no square root"),
     ("4.4", "(P, Q)", lambda W: _polar(W)[::-1], "wrong order"),

@@ -313,18 +313,19 @@ register(Exercise(
     rtol=1e-7,
     atol=1e-10,
     mistakes={
-        "Q is U V^T, not U alone: U maps onto the output space but forgets how V^T rotates the input space":
+        "Q is not U alone: U forgets the right singular vectors, which Q must carry too":
             lambda W: _polar(W, q="U"),
-        "this P is sqrt(W W^T) = U S U^T, the stretch of the other decomposition W = R U_p^T; the P of W = Q P "
-        "acts first, on the input side, so it is n x n: V S V^T": lambda W: _polar(W, p="USUt"),
-        "torch.linalg.svd returns Vh = V^T, not V: P = V S V^T is Vh^T diag(S) Vh, not Vh diag(S) Vh^T":
+        "this P is sqrt(W W^T), the stretch of the other decomposition W = R U_p^T; the P of W = Q P acts first, "
+        "on the input side (n x n)": lambda W: _polar(W, p="USUt"),
+        "torch.linalg.svd returns Vh = V^T, not V: this P used Vh where V belongs (it is V^T S V)":
             lambda W: _polar(W, p="VtSV"),
-        "Vh already is V^T: Q = U V^T is U @ Vh (this is U V)": lambda W: _polar(W, q="UV"),
-        "this Q is V U^T, the transpose of U V^T (it has the shape of W^T)": lambda W: _polar(W, q="VUt"),
-        "P is diag(S) rotated back to the input space, V S V^T; diag(S) alone is P only in the basis of the right "
-        "singular vectors": lambda W: _polar(W, p="S"),
-        "P = W^T W has no square root: P is the PSD square root of W^T W (its eigenvalues are the singular values "
-        "S, not S^2)": lambda W: _polar(W, p="WtW"),
+        "Vh already is V^T: this Q is U V": lambda W: _polar(W, q="UV"),
+        "this Q is V U^T, the transpose of the orthogonal factor (it has the shape of W^T)":
+            lambda W: _polar(W, q="VUt"),
+        "diag(S) alone is the stretch written in the basis of the right singular vectors; P acts in the input space "
+        "itself": lambda W: _polar(W, p="S"),
+        "P = W^T W has no square root: P^2 must equal W^T W (the eigenvalues of P are the singular values, not "
+        "their squares)": lambda W: _polar(W, p="WtW"),
         "the pair is in the wrong order: return (Q, P), the orthogonal factor first": lambda W: _polar(W, swap=True),
         "the full SVD (torch.linalg.svd's default) gives U of shape m x m and Vh of shape n x n, which cannot be "
         "multiplied when m != n: use the thin SVD, full_matrices=False": lambda W: _polar(W, full=True),
@@ -460,8 +461,8 @@ register(Exercise(
         "identity) was left out": lambda chain, G: _velocity(chain, G, terms=range(1, len(chain))),
         "the transposes are missing: D_j = (W_N...W_{j+1})^T G (W_{j-1}...W_1)^T":
             lambda chain, G: _velocity(chain, G, grams="none"),
-        "the transposes are on the wrong side: term j is (W_N...W_{j+1})(W_N...W_{j+1})^T G (W_{j-1}...W_1)^T "
-        "(W_{j-1}...W_1), a d_N x d_N matrix times G times a d_0 x d_0 one": lambda chain, G: _velocity(
+        "the transposes are on the wrong side: substitute D_j into (W_N...W_{j+1}) D_j (W_{j-1}...W_1) as written; "
+        "each term is a d_N x d_N matrix times G times a d_0 x d_0 one": lambda chain, G: _velocity(
             chain, G, grams="LtL"),
         "product order: W_{j-1}...W_1 has W_1 on the right (this multiplied the layers in the order W_1 W_2 ...)":
             lambda chain, G: _velocity(chain, G, order="reversed"),
