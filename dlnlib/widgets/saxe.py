@@ -10,7 +10,7 @@ import torch
 
 from ..plotting.saxe import PhaseDemoView
 from ..saxe import ab_gradient_descent, ab_trajectory, deep_mode_strength, learning_time
-from . import SliderFigure, float_slider, int_slider, make_figure
+from . import SliderFigure, float_slider, int_slider, make_figure, present_style
 
 __all__ = [
     "phase_demo_data",
@@ -46,12 +46,13 @@ def phase_portrait_demo(s: float = 1.0, a0: float = -1.2, b0: float = 1.4, eta: 
     gradient-flow path and the GD iterates, and a^2 - b^2 over time (flow: constant; GD: drifts)."""
     fig, axes = make_figure(1, 2, figsize=(10.0, 4.4))
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.13, top=0.91, wspace=0.22)
-    view = PhaseDemoView(axes[0])
+    with present_style():
+        view = PhaseDemoView(axes[0], present=True)
     sliders = {
-        "s": float_slider("s", s, 0.2, 2.0, 0.1),
-        "a0": float_slider("a0", a0, -2.0, 2.0, 0.1),
-        "b0": float_slider("b0", b0, -2.0, 2.0, 0.1),
-        "eta": float_slider("η", eta, 0.02, 1.0, 0.02),
+        "s": float_slider("singular value s", s, 0.2, 2.0, 0.1),
+        "a0": float_slider("start a₀", a0, -2.0, 2.0, 0.1),
+        "b0": float_slider("start b₀", b0, -2.0, 2.0, 0.1),
+        "eta": float_slider("learning rate η", eta, 0.01, 1.0, 0.01),
     }
 
     def update(s, a0, b0, eta):
@@ -76,7 +77,9 @@ def depth_curves(s: float, log10_u0: float, max_depth: int = 6, t_max: float = 4
 class DepthView:
     """``depth_curves`` on one axes with the chosen depth highlighted, built once and updated in place."""
 
-    def __init__(self, ax, max_depth: int = 6, t_max: float = 40.0):
+    def __init__(self, ax, max_depth: int = 6, t_max: float = 40.0, *, present: bool = False):
+        # present: text sizes from the projector style in effect (slider figure), not the small static ones
+        title, legend = ({}, {}) if present else ({"fontsize": 10}, {"fontsize": 8})
         self.ax = ax
         self.lines = [ax.plot([], [], color=f"C{n - 1}", lw=0.9, alpha=0.55, label=f"N = {n}")[0]
                       for n in range(1, max_depth + 1)]
@@ -85,8 +88,8 @@ class DepthView:
         ax.set_xlim(0, t_max)
         ax.set_xlabel("time t")
         ax.set_ylabel("u(t) / s")
-        ax.set_title("balanced mode strength by depth N", fontsize=10)
-        ax.legend(frameon=False, fontsize=8, ncol=2, loc="lower right")
+        ax.set_title("balanced mode strength by depth N", **title)
+        ax.legend(frameon=False, ncol=2, loc="lower right", **legend)
 
     def update(self, s: float, log10_u0: float, depth: int) -> str:
         t, curves, half = depth_curves(s, log10_u0)
@@ -110,10 +113,11 @@ def depth_delay_demo(s: float = 1.0, log10_u0: float = -3.0, depth: int = 3) -> 
     """Sliders for s, the initial strength (log10 of u0/s) and the highlighted depth N: exact learning curves
     of a balanced mode for N = 1..6 (Saxe et al.'s depth delay)."""
     fig, axes = make_figure(1, 1, figsize=(7.5, 3.8))
-    view = DepthView(axes[0, 0])
+    with present_style():
+        view = DepthView(axes[0, 0], present=True)
     sliders = {
-        "s": float_slider("s", s, 0.25, 2.0, 0.25),
-        "log10_u0": float_slider("log10 u0/s", log10_u0, -6.0, -0.5, 0.5),
+        "s": float_slider("singular value s", s, 0.25, 2.0, 0.25),
+        "log10_u0": float_slider("initial strength log₁₀(u₀/s)", log10_u0, -6.0, -0.5, 0.5),
         "depth": int_slider("depth N", depth, 1, 6),
     }
 
