@@ -88,3 +88,14 @@ def test_sliders_are_labelled_increase_to_the_right_and_start_on_their_grid(name
         assert s.min < s.max and s.step > 0
         pos = (math.log(s.value, s.base) - s.min if isinstance(s, w.FloatLogSlider) else s.value - s.min) / s.step
         assert abs(pos - round(pos)) < 1e-6, f"{name}: default {key} = {s.value} is off its slider grid"
+
+
+def test_clickable_phase_portrait_is_projector_grade():
+    from dlnlib.widgets.saxe import clickable_phase_portrait
+
+    handle = clickable_phase_portrait()
+    assert handle.fig.get_figwidth() * handle.fig.dpi <= MAX_WIDTH_PX
+    for a, b in ((-1.2, 1.4), (2.4, -2.4), (0.05, 0.05)):
+        handle.click(a, b)
+        problems = text_problems(handle)
+        assert not problems, f"clicked at ({a}, {b}): " + "; ".join(problems)

@@ -19,6 +19,8 @@ __all__ = [
     "DepthView",
     "draw_depth_curves",
     "depth_delay_demo",
+    "PhasePortraitClicker",
+    "clickable_phase_portrait",
 ]
 
 MAX_GD_STEPS = 400
@@ -125,3 +127,89 @@ def depth_delay_demo(s: float = 1.0, log10_u0: float = -3.0, depth: int = 3) -> 
         return view.update(round(s, 6), round(log10_u0, 6), depth)
 
     return SliderFigure(fig, axes, sliders, update)
+
+
+class PhasePortraitClicker:
+    """Notebook 02's phase portrait that takes clicks: clicking (or dragging) in the (a, b) plane sets the start,
+    draws the gradient-flow trajectory and the GD iterates from there (``phase_demo_data``), and prints the
+    conserved quantity a² − b² and where flow and GD end. Sliders set s and eta.
+
+    Built on ipympl's canvas widget (JupyterLab and Voila), without touching pyplot's global backend.
+    ``fig``, ``axes``, ``canvas``, ``sliders``, ``status``, ``ui``; ``start`` is the current (a0, b0);
+    ``click(a, b)`` does what a click does (tests and scripts); ``clicks`` counts the redraws from clicks.
+    """
+
+    def __init__(self, s: float = 1.0, a0: float = -1.2, b0: float = 1.4, eta: float = 0.15, *, grid: float = 0.05):
+        import ipywidgets as w
+        from ipympl.backend_nbagg import Canvas, FigureManager
+
+        self.grid = grid
+        self.fig, axes = make_figure(1, 2, figsize=(10.0, 4.6))
+        self.fig.set_dpi(96)  # 960 px wide, shown at natural size like the slider images
+        self.axes = axes[0]
+        with present_style():
+            self.view = PhaseDemoView(self.axes, present=True)
+            self.axes[0].set_title("click or drag to set the start (a₀, b₀)")
+        self.canvas = Canvas(self.fig)
+        self.manager = FigureManager(self.canvas, 0)
+        self.canvas.header_visible = self.canvas.footer_visible = self.canvas.resizable = False
+        self.canvas.toolbar_visible = False
+        self.canvas.layout = w.Layout(width=f"{int(self.fig.get_figwidth() * self.fig.dpi)}px")
+        self.sliders = {"s": float_slider("singular value s", s, 0.2, 2.0, 0.1),
+                        "eta": float_slider("learning rate η", eta, 0.01, 1.0, 0.01)}
+        self.status = w.HTML(style={"font_size": "14pt"})
+        self.start, self.clicks = (self._snap(a0), self._snap(b0)), 0
+        for slider in self.sliders.values():
+            slider.observe(lambda _change: self.redraw(), names="value")
+        self.canvas.mpl_connect("button_press_event", self._on_mouse)
+        self.canvas.mpl_connect("motion_notify_event", self._on_mouse)
+        self.ui = w.VBox([w.HBox(list(self.sliders.values())), self.canvas, self.status])
+        with present_style():
+            self.fig.set_layout_engine("constrained")
+            self.redraw()
+            self.fig.canvas.draw()
+            self.fig.set_layout_engine("none")
+
+    def _snap(self, v: float) -> float:
+        # a start on a 0.05 grid (about 4 px on screen): clicking near a visited point hits the cache
+        return round(round(float(v) / self.grid) * self.grid, 6)
+
+    def _on_mouse(self, event):
+        if event.inaxes is not self.axes[0] or event.xdata is None:
+            return
+        if event.name == "motion_notify_event":
+            held = getattr(event, "buttons", None)  # the buttons held during a move (matplotlib >= 3.10)
+            if not (held if held is not None else event.button):
+                return  # plain hovering moves nothing; dragging does
+        self.click(event.xdata, event.ydata)
+
+    def click(self, a: float, b: float) -> str:
+        """Start at (a, b) (snapped to ``grid``); redraw; return the status line."""
+        self.start = (self._snap(a), self._snap(b))
+        self.clicks += 1
+        return self.redraw()
+
+    def redraw(self) -> str:
+        s, eta = round(self.sliders["s"].value, 6), round(self.sliders["eta"].value, 6)
+        a0, b0 = self.start
+        flow, gd = phase_demo_data(s, a0, b0, eta)
+        with present_style():
+            summary = self.view.update(s, a0, b0, eta, flow, gd)
+        c0 = a0 * a0 - b0 * b0
+        a_f, b_f = float(flow[1][-1]), float(flow[2][-1])
+        a_g, b_g = float(gd[1][-1]), float(gd[2][-1])
+        gd_end = (f"GD ({len(gd[0]) - 1} steps) ends at ({a_g:.3g}, {b_g:.3g})"
+                  if np.isfinite(a_g) and np.isfinite(b_g) else summary)
+        msg = (f"start (a₀, b₀) = ({a0:.3g}, {b0:.3g}); conserved a² − b² = {c0:.3g}; flow at t = {flow[0][-1]:g} "
+               f"ends at ({a_f:.3g}, {b_f:.3g}) with a² − b² = {a_f * a_f - b_f * b_f:.3g}; {gd_end}")
+        self.status.value = msg
+        self.canvas.draw_idle()
+        return msg
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.ui._repr_mimebundle_(**kwargs)
+
+
+def clickable_phase_portrait(s: float = 1.0, a0: float = -1.2, b0: float = 1.4, eta: float = 0.15):
+    """Notebook 02's (a, b) phase portrait driven by pointing: see ``PhasePortraitClicker``."""
+    return PhasePortraitClicker(s, a0, b0, eta)
