@@ -78,9 +78,13 @@ def press(handle, a, b, kind="button_press", buttons=1):
 
 
 def test_clickable_phase_portrait_starts_where_clicked():
+    import matplotlib
+
     from dlnlib.widgets.saxe import clickable_phase_portrait
 
+    backend = dict.__getitem__(matplotlib.rcParams, "backend")
     h = clickable_phase_portrait()
+    assert dict.__getitem__(matplotlib.rcParams, "backend") == backend  # static figures stay static
     assert h.start == (-1.2, 1.4) and "conserved a² − b² = -0.52" in h.status.value
     flow_before = np.array(h.view.flow_line.get_data())
     press(h, 0.5, -1.0)

@@ -129,6 +129,23 @@ def depth_delay_demo(s: float = 1.0, log10_u0: float = -3.0, depth: int = 3) -> 
     return SliderFigure(fig, axes, sliders, update)
 
 
+def _ipympl_classes():
+    """ipympl's canvas widget and figure manager, imported without switching pyplot's backend.
+
+    Importing ``ipympl`` calls ``matplotlib.use("module://ipympl.backend_nbagg")`` when matplotlib is loaded,
+    which would turn every later static figure of the notebook into a widget; that one call is skipped.
+    """
+    import matplotlib
+
+    use = matplotlib.use
+    matplotlib.use = lambda *args, **kwargs: None
+    try:
+        from ipympl.backend_nbagg import Canvas, FigureManager
+    finally:
+        matplotlib.use = use
+    return Canvas, FigureManager
+
+
 class PhasePortraitClicker:
     """Notebook 02's phase portrait that takes clicks: clicking (or dragging) in the (a, b) plane sets the start,
     draws the gradient-flow trajectory and the GD iterates from there (``phase_demo_data``), and prints the
@@ -141,8 +158,8 @@ class PhasePortraitClicker:
 
     def __init__(self, s: float = 1.0, a0: float = -1.2, b0: float = 1.4, eta: float = 0.15, *, grid: float = 0.05):
         import ipywidgets as w
-        from ipympl.backend_nbagg import Canvas, FigureManager
 
+        Canvas, FigureManager = _ipympl_classes()
         self.grid = grid
         self.fig, axes = make_figure(1, 2, figsize=(10.0, 4.6))
         self.fig.set_dpi(96)  # 960 px wide, shown at natural size like the slider images
