@@ -2,14 +2,26 @@
 Chromium, run, and a slider is moved; the rendered figure must change. Screenshots go to
 ``artifacts/browser/`` (git-ignored). Skips, with the reason, when Chromium or Playwright is missing
 (``.ci/run`` installs both, so CI always runs them).
+
+Redraw latency, in Voila and in JupyterLab: every slider of every slider notebook is moved by key presses
+(three steps away from its default, three back), and the time from the key press to the new image being
+loaded in the page is measured; median and worst per notebook are printed (run with ``-s``) and appended to
+``artifacts/browser/latency.txt``. The targets are a median under 60 ms and a worst under 150 ms; they are
+asserted only with ``DLNLIB_STRICT_TIMING=1`` (on a machine shared with other jobs the worst case measures
+the other jobs). The clickable phase portrait of notebook 02 is clicked in both front-ends and must move.
+
+Servers run on copies of the notebooks in a temporary folder with ``DLNLIB_FIGURES`` there too, so neither
+autosave nor ``savefig`` touches the repository; they are stopped by PID (process group), even on failure.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -25,6 +37,9 @@ SLIDER_NOTEBOOKS = sorted(
     p for p in ROOT.glob("notebooks/[0-9][0-9]_*.ipynb")
     if "_demo(" in p.read_text() and "NBVAL_IGNORE_OUTPUT" in p.read_text()
 )
+CLICK_NOTEBOOKS = [p for p in SLIDER_NOTEBOOKS if "clickable_phase_portrait()" in p.read_text()]
+TARGET_MEDIAN_MS, TARGET_WORST_MS = 60.0, 150.0
+STRICT_TIMING = os.environ.get("DLNLIB_STRICT_TIMING") == "1"
 
 if CHROMIUM is None:
     pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
@@ -35,6 +50,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Until the server accepts connections (a GET of a Voila page would start and run one more kernel)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with code {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.3)
+    raise TimeoutError(f"nothing listens on port {port} within {timeout:.0f} s")
 
 
 def wait_http(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
@@ -50,26 +78,14 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
     raise TimeoutError(f"no answer from {url} within {timeout:.0f} s")
 
 
-@pytest.fixture
-def voila_server(request, tmp_path):
-    """Start Voila for one notebook on a free loopback port; always stop it by PID (its process group)."""
-    servers = []
+def server_env(tmp_path: Path) -> dict:
+    return {**os.environ, "DLNLIB_PROGRESS": "0", "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+            "DLNLIB_FIGURES": str(tmp_path / "figures"), "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
 
-    def start(notebook: Path) -> str:
-        port = free_port()
-        log = open(tmp_path / "voila.log", "w")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}",
-             "--Voila.ip=127.0.0.1", "--VoilaConfiguration.show_tracebacks=True"],
-            cwd=notebook.parent, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "DLNLIB_PROGRESS": "0", "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1"},
-        )
-        servers.append((proc, log))
-        url = f"http://127.0.0.1:{port}/"
-        wait_http(url, proc)
-        return url
 
-    yield start
+def stop(servers) -> None:
     for proc, log in servers:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -79,6 +95,63 @@ def voila_server(request, tmp_path):
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
         log.close()
+
+
+def copy_notebook(notebook: Path, tmp_path: Path) -> Path:
+    work = tmp_path / "nb"
+    work.mkdir(exist_ok=True)
+    return Path(shutil.copy(notebook, work / notebook.name))
+
+
+@pytest.fixture
+def voila_server(request, tmp_path):
+    """Start Voila for (a copy of) one notebook on a free loopback port; always stop it by PID (process group)."""
+    servers = []
+
+    def start(notebook: Path) -> str:
+        copy = copy_notebook(notebook, tmp_path)
+        port = free_port()
+        log = open(tmp_path / "voila.log", "w")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "voila", str(copy), "--no-browser", f"--port={port}",
+             "--Voila.ip=127.0.0.1", "--VoilaConfiguration.show_tracebacks=True"],
+            cwd=copy.parent, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=server_env(tmp_path),
+        )
+        servers.append((proc, log))
+        wait_port(port, proc)
+        return f"http://127.0.0.1:{port}/"
+
+    yield start
+    stop(servers)
+
+
+@pytest.fixture
+def lab_server(tmp_path):
+    """Start JupyterLab on a copy of one notebook (loopback, free port, a random token, windowing off so every
+    output is in the page); returns the notebook's URL; always stopped by PID (process group)."""
+    servers = []
+    settings = tmp_path / "settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+
+    def start(notebook: Path) -> str:
+        copy = copy_notebook(notebook, tmp_path)
+        port, token = free_port(), secrets.token_hex(16)
+        log = open(tmp_path / "lab.log", "w")
+        root = ["--allow-root"] if hasattr(os, "getuid") and os.getuid() == 0 else []
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={copy.parent}",
+             "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=", "--ServerApp.open_browser=False",
+             *root],
+            cwd=copy.parent, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=server_env(tmp_path),
+        )
+        servers.append((proc, log))
+        wait_http(f"http://127.0.0.1:{port}/api/status?token={token}", proc)
+        return f"http://127.0.0.1:{port}/lab/tree/{copy.name}?token={token}"
+
+    yield start
+    stop(servers)
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +206,191 @@ def test_slider_moves_the_figure_in_a_real_browser(notebook, voila_server, brows
         page.screenshot(path=str(ARTIFACTS / f"{notebook.stem}.png"), full_page=False)
     finally:
         page.close()
+
+
+# ------------------------------------------------------------------ redraw latency and clicks, Voila and JupyterLab
+
+# Sliders that drive a SliderFigure: the nearest VBox holds the figure's image.
+FIGURE_SLIDERS = """() => [...document.querySelectorAll('.widget-slider')]
+    .filter(s => s.closest('.widget-vbox') && s.closest('.widget-vbox').querySelector('img.widget-image'))"""
+
+ARM = """([i, sel]) => {
+  const slider = eval(sel)()[i];
+  const img = slider.closest('.widget-vbox').querySelector('img.widget-image');
+  window.__latency = new Promise((resolve, reject) => {
+    let t0 = null;
+    const onKey = e => { if (t0 === null) t0 = e.timeStamp; };
+    document.addEventListener('keydown', onKey, {capture: true, once: true});
+    const timer = setTimeout(() => reject(new Error('no new image within 30 s')), 30000);
+    img.addEventListener('load', () => { clearTimeout(timer); resolve(performance.now() - t0); }, {once: true});
+  });
+}"""
+
+
+def expected_figures(notebook: Path) -> int:
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    # at least one: notebook 05 builds its demo in a stored cell and shows it live in a later one
+    return max(1, sum(c.cell_type == "code" and "NBVAL_IGNORE_OUTPUT" in c.source and "_demo(" in c.source
+                      for c in nb.cells))
+
+
+def wait_for_figures(page, count: int, timeout_ms: int = 240_000) -> None:
+    """Until ``count`` slider figures show a rendered image."""
+    page.wait_for_function(
+        f"n => ({FIGURE_SLIDERS})().map(s => s.closest('.widget-vbox').querySelector('img.widget-image'))"
+        ".filter(img => img.src.startsWith('blob:') && img.complete).length >= n",
+        arg=count, timeout=timeout_ms)
+
+
+def measure_key_redraws(page, presses: int = 3) -> list[float]:
+    """Move every figure slider ``presses`` steps away from its default and back, one key press at a time;
+    return the milliseconds from each key press to the new image having loaded."""
+    times = []
+    n = page.evaluate(f"() => ({FIGURE_SLIDERS})().length")
+    assert n > 0, "no slider figure in the page"
+    for i in range(n):
+        handle = page.evaluate_handle(f"i => ({FIGURE_SLIDERS})()[i].querySelector('.noUi-handle')", i).as_element()
+        handle.scroll_into_view_if_needed()
+        at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+        first, back = ("ArrowLeft", "ArrowRight") if at_max else ("ArrowRight", "ArrowLeft")
+        for key in [first] * presses + [back] * presses:
+            end = "aria-valuemax" if key == "ArrowRight" else "aria-valuemin"
+            if handle.get_attribute("aria-valuenow") == handle.get_attribute(end):
+                continue  # the slider's end: nothing would change
+            page.evaluate(ARM, [i, FIGURE_SLIDERS])
+            handle.focus()
+            handle.press(key)
+            times.append(page.evaluate("() => window.__latency"))
+    return times
+
+
+def report(front_end: str, notebook: Path, times: list[float]) -> tuple[float, float]:
+    med, worst = statistics.median(times), max(times)
+    met = med < TARGET_MEDIAN_MS and worst < TARGET_WORST_MS
+    line = (f"{front_end:<10} {notebook.stem:<26} {len(times):>3} redraws  median {med:6.1f} ms  "
+            f"worst {worst:6.1f} ms  target (median < {TARGET_MEDIAN_MS:g}, worst < {TARGET_WORST_MS:g}) "
+            f"{'met' if met else 'NOT met'}")
+    print(line)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with open(ARTIFACTS / "latency.txt", "a") as f:
+        f.write(line + "\n")
+    return med, worst
+
+
+def check_latency(med: float, worst: float) -> None:
+    assert worst < 5_000, f"a redraw took {worst:.0f} ms: the kernel hangs or the page lost the update"
+    if STRICT_TIMING:
+        assert med < TARGET_MEDIAN_MS and worst < TARGET_WORST_MS, (med, worst)
+
+
+def open_lab_notebook(page, url: str, count: int) -> None:
+    page.goto(url, timeout=240_000, wait_until="domcontentloaded")
+    page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook .jp-Cell')",
+                           timeout=240_000)
+    page.wait_for_function(
+        "() => { const w = window.jupyterapp.shell.currentWidget; return w && w.sessionContext"
+        " && w.sessionContext.session && w.sessionContext.session.kernel"
+        " && w.sessionContext.session.kernel.status === 'idle'; }", timeout=240_000)
+    # presenting: the file browser folded away, so the notebook is as wide as the window
+    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    wait_for_figures(page, count)
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
+        timeout=240_000)
+
+
+@pytest.mark.parametrize("notebook", SLIDER_NOTEBOOKS, ids=lambda p: p.stem)
+def test_redraw_latency_in_voila(notebook, voila_server, browser):
+    url = voila_server(notebook)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(url, timeout=240_000, wait_until="domcontentloaded")
+        wait_for_figures(page, expected_figures(notebook))
+        check_latency(*report("Voila", notebook, measure_key_redraws(page)))
+        assert_natural_size(page)
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("notebook", SLIDER_NOTEBOOKS, ids=lambda p: p.stem)
+def test_redraw_latency_in_jupyterlab(notebook, lab_server, browser):
+    url = lab_server(notebook)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        open_lab_notebook(page, url, expected_figures(notebook))
+        check_latency(*report("JupyterLab", notebook, measure_key_redraws(page)))
+        assert_natural_size(page)
+    finally:
+        page.close()
+
+
+def assert_natural_size(page) -> None:
+    """Slider images are shown at their natural pixel size, so a 12 pt figure font is 12 pt on screen."""
+    sizes = page.evaluate(f"() => ({FIGURE_SLIDERS})().map(s => s.closest('.widget-vbox')"
+                          ".querySelector('img.widget-image')).map(img => [img.clientWidth, img.naturalWidth])")
+    for shown, natural in sizes:
+        assert shown >= natural - 1, f"a slider image is scaled down: {shown} px shown, {natural} px drawn"
+
+
+# Whether the canvas pixel at fraction (FX, FY) of its displayed box is nearly black (the start marker).
+DARK_AT = """c => { const ctx = c.getContext('2d'); const r = c.getBoundingClientRect();
+  const x = Math.round(FX * r.width * c.width / r.width), y = Math.round(FY * r.height * c.height / r.height);
+  const p = ctx.getImageData(x - 1, y - 1, 3, 3).data; let dark = 0;
+  for (let k = 0; k < p.length; k += 4) if (p[k] < 90 && p[k + 1] < 90 && p[k + 2] < 90) dark++;
+  return dark >= 5; }"""
+
+
+def click_phase_portrait(page, name: str) -> None:
+    """Click the clickable phase portrait's (a, b) plane away from the default start; the status and the
+    drawn trajectory must change."""
+    canvas = page.locator(".jupyter-matplotlib-canvas-div canvas").first
+    canvas.wait_for(state="visible", timeout=240_000)
+    canvas.scroll_into_view_if_needed()
+    status = page.locator(".widget-vbox:has(.jupyter-matplotlib) > .widget-html").first
+    page.wait_for_function("el => el.innerText.includes('start (a₀, b₀)')", arg=status.element_handle(),
+                           timeout=60_000)
+    before_text = status.inner_text()
+    box = canvas.bounding_box()
+    # the left panel (the (a, b) plane) spans roughly 7-47% of the width: this is near (a, b) = (0, 1)
+    fx, fy = 0.27, 0.30
+    dark = DARK_AT.replace("FX", str(fx)).replace("FY", str(fy))
+    assert not canvas.evaluate(dark), "the click point is already dark before the click"
+    page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+    page.wait_for_function("([el, old]) => el.innerText !== old", arg=[status.element_handle(), before_text],
+                           timeout=60_000)
+    after_text = status.inner_text()
+    assert "start (a₀, b₀) = (-1.2, 1.4)" in before_text and "start (a₀, b₀) = (-1.2, 1.4)" not in after_text
+    assert "conserved a² − b² =" in after_text and "ends at" in after_text
+    # the new trajectory starts where the click was: its black start marker is drawn there
+    page.wait_for_function(f"c => ({dark})(c)", arg=canvas.element_handle(), timeout=60_000)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}_click.png"), full_page=False)
+
+
+@pytest.mark.parametrize("notebook", CLICK_NOTEBOOKS, ids=lambda p: p.stem)
+def test_click_sets_the_start_in_voila(notebook, voila_server, browser):
+    url = voila_server(notebook)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(url, timeout=240_000, wait_until="domcontentloaded")
+        click_phase_portrait(page, f"voila_{notebook.stem}")
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("notebook", CLICK_NOTEBOOKS, ids=lambda p: p.stem)
+def test_click_sets_the_start_in_jupyterlab(notebook, lab_server, browser):
+    url = lab_server(notebook)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        open_lab_notebook(page, url, expected_figures(notebook))
+        click_phase_portrait(page, f"lab_{notebook.stem}")
+    finally:
+        page.close()
+
+
+def test_the_click_notebook_is_found():
+    assert [p.name for p in CLICK_NOTEBOOKS] == ["02_saxe_modes.ipynb"]

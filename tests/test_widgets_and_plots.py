@@ -68,3 +68,42 @@ def test_plot_losses_stops_diverged_curves(tmp_path, monkeypatch):
     assert p2 == tmp_path / "99_test.png" and first == p2.read_bytes()  # deterministic bytes
     with pytest.raises(ValueError, match=r"name: got '../x'"):
         savefig(ax.figure, "../x")
+
+
+def press(handle, a, b, kind="button_press", buttons=1):
+    """What ipympl's front-end sends when the mouse acts at data point (a, b) of the phase plane."""
+    x, y = handle.axes[0].transData.transform((a, b))
+    handle.canvas.manager.handle_json({"type": kind, "x": float(x), "y": float(handle.fig.bbox.height - y),
+                                       "button": 0, "buttons": buttons, "modifiers": []})
+
+
+def test_clickable_phase_portrait_starts_where_clicked():
+    import matplotlib
+
+    from dlnlib.widgets.saxe import clickable_phase_portrait
+
+    backend = dict.__getitem__(matplotlib.rcParams, "backend")
+    h = clickable_phase_portrait()
+    assert dict.__getitem__(matplotlib.rcParams, "backend") == backend  # static figures stay static
+    assert h.start == (-1.2, 1.4) and "conserved a² − b² = -0.52" in h.status.value
+    flow_before = np.array(h.view.flow_line.get_data())
+    press(h, 0.5, -1.0)
+    press(h, 0.5, -1.0, kind="button_release", buttons=0)
+    assert h.start == (0.5, -1.0) and h.clicks == 1
+    flow = np.array(h.view.flow_line.get_data())
+    assert flow.shape == flow_before.shape and not np.allclose(flow, flow_before)
+    assert np.allclose(flow[:, 0], [0.5, -1.0])  # the trajectory starts at the click
+    assert np.abs(flow[0] ** 2 - flow[1] ** 2 - (0.25 - 1.0)).max() < 1e-6  # on its conserved hyperbola
+    assert "start (a₀, b₀) = (0.5, -1); conserved a² − b² = -0.75" in h.status.value
+    assert "with a² − b² = -0.75; GD (67 steps) ends at" in h.status.value
+    press(h, 1.0, 1.0, kind="motion_notify", buttons=0)  # hovering does not move the start
+    assert h.start == (0.5, -1.0)
+    press(h, 1.2, 0.3, kind="motion_notify", buttons=1)  # dragging does
+    assert h.start == (1.2, 0.3) and h.clicks == 2
+    x, y = h.axes[1].transData.transform((5.0, 0.0))  # a click on the right panel is ignored
+    h.canvas.manager.handle_json({"type": "button_press", "x": float(x), "y": float(h.fig.bbox.height - y),
+                                  "button": 0, "buttons": 1, "modifiers": []})
+    assert h.start == (1.2, 0.3)
+    h.sliders["eta"].value = 1.0
+    h.click(2.0, -2.0)
+    assert "diverged" in h.status.value

@@ -177,7 +177,9 @@ class PhaseDemoView:
 
     Y_LEVELS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
-    def __init__(self, axes, *, lim: float = 2.5, grid: int = 15, t_max: float = 10.0):
+    def __init__(self, axes, *, lim: float = 2.5, grid: int = 15, t_max: float = 10.0, present: bool = False):
+        # present: text sizes from the projector style in effect (slider figures), not the small static ones
+        title, legend, legend2 = ({}, {}, {}) if present else ({"fontsize": 10}, {"fontsize": 7}, {"fontsize": 8})
         self.ax, self.ax2 = axes
         self.lim = lim
         g = np.linspace(-lim, lim, grid)
@@ -204,8 +206,8 @@ class PhaseDemoView:
         ax.set_yticks([-2, 0, 2])
         ax.set_xlabel("a")
         ax.set_ylabel("b")
-        ax.set_title("phase plane of Eqs. (9)-(10)", fontsize=10)
-        self.gd_label = ax.legend(loc="lower right", fontsize=7, framealpha=0.85).get_texts()[-1]
+        ax.set_title("phase plane of Eqs. (9)-(10)", **title)
+        self.gd_label = ax.legend(loc="lower right", framealpha=0.85, **legend).get_texts()[-1]
         (self.flow_c,) = ax2.plot([], [], color=FLOW_COLOR, lw=1.5, label="gradient flow")
         (self.gd_c,) = ax2.plot([], [], ".-", color=GD_COLOR, ms=3, lw=1.0, label="GD")
         ax2.axhline(0, color="0.6", lw=0.6)
@@ -214,8 +216,8 @@ class PhaseDemoView:
         self._ylevel = None
         ax2.set_xlabel("time t")
         ax2.set_ylabel("a² − b²")
-        ax2.set_title("the conserved quantity", fontsize=10)
-        ax2.legend(frameon=False, fontsize=8)
+        ax2.set_title("the conserved quantity", **title)
+        ax2.legend(frameon=False, **legend2)
         self._s = None
 
     def _set_s(self, s):

@@ -11,16 +11,21 @@ import torch
 
 from ..agd import aligned_gd, shallow_gd
 from ..data import two_point_regression
-from . import SliderFigure, int_slider, light_log_axis, make_figure
+from . import DivergenceMarks, SliderFigure, int_slider, light_log_axis, make_figure, present_style
 
 __all__ = ["agd_vs_gd", "agd_demo", "log_slider"]
 
 
-def log_slider(description: str, value: float, lo: float, hi: float, step: float = 0.05):
-    """A slider over [lo, hi] on a log10 scale (``step`` in decades, hi rounded to that grid) that fires on release."""
+def log_slider(description: str, value: float, lo: float, hi: float, step: float = 0.05, *,
+               continuous: bool = False):
+    """A slider over [lo, hi] on a log10 scale (``step`` in decades, hi rounded to that grid); ``value`` must lie
+    on the grid. continuous: redraw while dragged (cheap redraws only), else on release."""
     top = math.log10(lo) + round((math.log10(hi) - math.log10(lo)) / step) * step
+    k = (math.log10(value) - math.log10(lo)) / step
+    if abs(k - round(k)) > 1e-9:
+        raise ValueError(f"value: got {value!r}, expected lo * 10^(k * {step:g}) with lo = {lo:g}")
     return w.FloatLogSlider(value=value, base=10, min=math.log10(lo), max=top, step=step,
-                            description=description, continuous_update=False, readout_format=".3g",
+                            description=description, continuous_update=continuous, readout_format=".3g",
                             style={"description_width": "initial"})
 
 
@@ -69,30 +74,31 @@ def agd_demo(lr: float = 0.1, depth: int = 2, lambda2: float = 0.01, *, steps: i
     fig, axes = make_figure(1, 1, figsize=(6.4, 3.4))
     fig.subplots_adjust(left=0.12, right=0.97, bottom=0.16, top=0.97)
     ax = axes[0, 0]
-    (gd_line,) = ax.plot([], [], ls=":", lw=2.2, color="tab:blue", label="shallow GD")
-    (agd_line,) = ax.plot([], [], lw=1.8, color="tab:orange", label="AGD")
-    (gd_x,) = ax.plot([], [], "x", color="tab:blue", ms=9, mew=2)
-    ax.axhline(tol, color="0.6", lw=0.8, ls="--")
-    ax.set_yscale("log")
-    ax.set_ylim(1e-14, 1e3)
-    ax.set_xlim(0, steps)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("loss")
-    ax.legend(frameon=False, loc="lower left")
-    light_log_axis(ax, numticks=4)
+    with present_style():
+        (gd_line,) = ax.plot([], [], ls=":", lw=2.2, color="tab:blue", label="shallow GD")
+        (agd_line,) = ax.plot([], [], lw=1.8, color="tab:orange", label="AGD")
+        ax.axhline(tol, color="0.6", lw=0.8, ls="--")
+        ax.set_yscale("log")
+        ax.set_ylim(1e-14, 1e3)
+        ax.set_xlim(0, steps)
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("loss")
+        ax.legend(frameon=False, loc="lower left")
+        light_log_axis(ax, numticks=4)
+        marks = DivergenceMarks(ax, 1e2)
     sliders = {
-        "lr": log_slider("eta", lr, 1e-3, 2.5),
-        "depth": int_slider("depth L", depth, 1, 8),
-        "lambda2": log_slider("lambda_2", lambda2, 1e-3, 1.0, 0.1),
+        "lr": log_slider("learning rate η", lr, 1e-3, 2.5, continuous=False),
+        "depth": int_slider("depth L", depth, 1, 8, continuous=False),
+        "lambda2": log_slider("eigenvalue λ₂", lambda2, 1e-3, 1.0, 0.1, continuous=False),
     }
 
     def update(lr, depth, lambda2):
         gd, agd = agd_vs_gd(float(lr), int(depth), float(lambda2), steps)
         x, y = _curve(gd.losses)
-        y = np.minimum(y, 5e2)  # a diverging run leaves the axes: pin its last point (the x) to the top
-        gd_line.set_data(x, y)
-        gd_x.set_data(x[-1:] if bool(gd.diverged) else [], y[-1:] if bool(gd.diverged) else [])
+        gd_line.set_data(x, np.minimum(y, 5e2))  # a diverging run leaves the axes: pinned to the top
         agd_line.set_data(*_curve(agd.losses))
+        marks.update([(int(run.diverged_at), f"{name} diverged at step {int(run.diverged_at)}")
+                      for name, run in (("shallow GD", gd), ("AGD", agd)) if bool(run.diverged)])
         limit = 2.0 / max(1.0, lambda2)
         return (f"eta = {lr:.3g} (2/lambda_max = {limit:.3g}), L = {depth}, lambda_2 = {lambda2:.3g}. "
                 f"Loss <= {tol:g}: shallow GD {_iters(gd, tol)}; AGD {_iters(agd, tol)}.")

@@ -16,7 +16,7 @@ import torch
 from ..balance import factorisation_init, factorisation_loss, imbalance, low_rank_target, norm_ratios
 from ..plotting.balance import FLOOR
 from ..train import gradient_descent
-from . import SliderFigure, float_slider, light_log_axis, make_figure
+from . import SliderFigure, float_slider, light_log_axis, make_figure, present_style
 
 __all__ = ["factorisation_experiment", "setup_axes", "draw_factorisation", "balance_demo"]
 
@@ -71,11 +71,11 @@ def setup_axes(fig, axes, *, trials: int = _TRIALS, steps: int = _STEPS) -> dict
         light_log_axis(ax, numticks=3 if k == 1 else 4)
         ax.set_xticks([0, steps // 2, steps])  # few tick labels: text drawing dominates a redraw
         ax.set_xlabel("step")
-        ax.set_title(_TITLES[k], fontsize=12)
+        ax.set_title(_TITLES[k])
         trial_lines = [ax.plot([], [], lw=1)[0] for _ in range(trials)]
         (marks,) = ax.plot([], [], "x", color="tab:red", ms=8)
         panels.append((trial_lines, marks))
-    settings = fig.suptitle(" ", fontsize=11, color="0.3")
+    settings = fig.suptitle(" ", color="0.3")
     return {"panels": panels, "settings": settings}
 
 
@@ -122,13 +122,14 @@ def balance_demo(lr: float = 0.2, scale: float = 0.1, ratio: float = 1.0, lam: f
     fig, axes = make_figure(1, 2, figsize=(9.0, 3.3))
     row = list(axes[0])
     sliders = {
-        "lr": float_slider("learning rate", lr, 0.02, 0.5, 0.02),
-        "scale": float_slider("init scale", scale, 0.01, 1.0, 0.01),
-        "ratio": float_slider("imbalance U:V", ratio, 0.25, 4.0, 0.25),
-        "lam": float_slider("lambda", lam, 0.0, 2.0, 0.1),
+        "lr": float_slider("learning rate η", lr, 0.02, 0.5, 0.02, continuous=False),
+        "scale": float_slider("init scale σ", scale, 0.01, 1.0, 0.01, continuous=False),
+        "ratio": float_slider("imbalance U:V", ratio, 0.25, 4.0, 0.25, continuous=False),
+        "lam": float_slider("regulariser λ", lam, 0.0, 2.0, 0.1, continuous=False),
     }
 
-    artists = setup_axes(fig, row)
+    with present_style():
+        artists = setup_axes(fig, row)
 
     def update(lr, scale, ratio, lam):
         lr, scale, ratio, lam = (round(v, 4) for v in (lr, scale, ratio, lam))

@@ -10,7 +10,7 @@ import torch
 from ..losses import SquaredError
 from ..plotting.gradients import plot_path, plot_scalar_landscape
 from ..train import gradient_descent, gradient_flow
-from . import SliderFigure, float_slider, make_figure
+from . import SliderFigure, float_slider, make_figure, present_style
 
 __all__ = ["scalar_chain_paths", "scalar_chain_demo"]
 
@@ -51,17 +51,22 @@ def scalar_chain_demo(w1: float = 0.1, w2: float = 1.8, eta: float = 0.2, *, x: 
     """Sliders for w1(0), w2(0) and eta over the landscape of ``1/2 (y - w2 w1 x)^2``; flow vs GD paths."""
     fig, axes = make_figure(1, 1, figsize=(5.2, 5.0))
     ax = axes[0, 0]
-    plot_scalar_landscape(ax, x=x, y=y)
-    flow_line = plot_path(ax, np.zeros((2, 2)), start=False, color="tab:orange", lw=2, label="gradient flow")
-    gd_line = plot_path(ax, np.zeros((2, 2)), start=False, color="tab:red", lw=1, marker=".", ms=3,
-                        label="gradient descent")
-    (start,) = ax.plot([w1], [w2], "o", color="black", ms=6)
-    ax.legend(loc="lower left", frameon=True, fontsize=9)
-    title = ax.set_title("")
+    with present_style():
+        plot_scalar_landscape(ax, x=x, y=y)
+        flow_line = plot_path(ax, np.zeros((2, 2)), start=False, color="tab:orange", lw=2, label="gradient flow")
+        gd_line = plot_path(ax, np.zeros((2, 2)), start=False, color="tab:red", lw=1, marker=".", ms=3,
+                            label="gradient descent")
+        (start,) = ax.plot([w1], [w2], "o", color="black", ms=6)
+        ax.legend(loc="lower left", frameon=True)
+        title = ax.set_title(" ")
+        # divergence, unmistakable: a large red X where GD leaves (pinned inside the box) and a bold label
+        (cross,) = ax.plot([], [], "X", color="tab:red", ms=20, mec="white", zorder=5)
+        alarm = ax.text(0.5, 0.62, "", transform=ax.transAxes, ha="center", color="tab:red", fontsize=16,
+                        fontweight="bold", zorder=6, bbox={"facecolor": "white", "edgecolor": "tab:red", "alpha": 0.9})
     sliders = {
-        "w1": float_slider("w1(0)", w1, -2.0, 2.0, 0.1),
-        "w2": float_slider("w2(0)", w2, -2.0, 2.0, 0.1),
-        "eta": float_slider("eta", eta, 0.02, 1.2, 0.02),
+        "w1": float_slider("initial w₁", w1, -2.0, 2.0, 0.1),
+        "w2": float_slider("initial w₂", w2, -2.0, 2.0, 0.1),
+        "eta": float_slider("learning rate η", eta, 0.02, 1.2, 0.02),
     }
 
     def update(w1, w2, eta):
@@ -69,11 +74,16 @@ def scalar_chain_demo(w1: float = 0.1, w2: float = 1.8, eta: float = 0.2, *, x: 
         flow_line.set_data(flow[:, 0], flow[:, 1])
         gd_line.set_data(gd[:, 0], gd[:, 1])
         start.set_data([w1], [w2])
+        ok = np.isfinite(gd).all(axis=1)
+        last = np.clip(gd[ok][-1], -2.3, 2.3) if diverged and ok.any() else None
+        cross.set_data([] if last is None else [last[0]], [] if last is None else [last[1]])
+        alarm.set_text(f"GD diverged at step {at}" if diverged else "")
+        alarm.set_visible(diverged)
         if diverged:
-            title.set_text(f"eta = {eta:.2f}: gradient descent diverged at step {at}")
+            title.set_text(f"η = {eta:.2f}: GD diverged")
             return f"gradient descent diverged at step {at} (eta too large for this start)"
         drift = abs((gd[-1, 0] ** 2 - gd[-1, 1] ** 2) - (w1**2 - w2**2))
-        title.set_text(f"eta = {eta:.2f}: w1^2 - w2^2 drifted by {drift:.3g}")
+        title.set_text(f"η = {eta:.2f}: w₁² − w₂² drifted by {drift:.2g}")
         return f"{len(gd) - 1} GD steps; flow conserves w1^2 - w2^2, GD drifts by {drift:.3g}"
 
     return SliderFigure(fig, axes, sliders, update)

@@ -10,7 +10,7 @@ import torch
 
 from ..plotting.saxe import PhaseDemoView
 from ..saxe import ab_gradient_descent, ab_trajectory, deep_mode_strength, learning_time
-from . import SliderFigure, float_slider, int_slider, make_figure
+from . import SliderFigure, float_slider, int_slider, make_figure, present_style
 
 __all__ = [
     "phase_demo_data",
@@ -19,6 +19,8 @@ __all__ = [
     "DepthView",
     "draw_depth_curves",
     "depth_delay_demo",
+    "PhasePortraitClicker",
+    "clickable_phase_portrait",
 ]
 
 MAX_GD_STEPS = 400
@@ -46,12 +48,13 @@ def phase_portrait_demo(s: float = 1.0, a0: float = -1.2, b0: float = 1.4, eta: 
     gradient-flow path and the GD iterates, and a^2 - b^2 over time (flow: constant; GD: drifts)."""
     fig, axes = make_figure(1, 2, figsize=(10.0, 4.4))
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.13, top=0.91, wspace=0.22)
-    view = PhaseDemoView(axes[0])
+    with present_style():
+        view = PhaseDemoView(axes[0], present=True)
     sliders = {
-        "s": float_slider("s", s, 0.2, 2.0, 0.1),
-        "a0": float_slider("a0", a0, -2.0, 2.0, 0.1),
-        "b0": float_slider("b0", b0, -2.0, 2.0, 0.1),
-        "eta": float_slider("η", eta, 0.02, 1.0, 0.02),
+        "s": float_slider("singular value s", s, 0.2, 2.0, 0.1),
+        "a0": float_slider("start a₀", a0, -2.0, 2.0, 0.1),
+        "b0": float_slider("start b₀", b0, -2.0, 2.0, 0.1),
+        "eta": float_slider("learning rate η", eta, 0.01, 1.0, 0.01),
     }
 
     def update(s, a0, b0, eta):
@@ -76,7 +79,9 @@ def depth_curves(s: float, log10_u0: float, max_depth: int = 6, t_max: float = 4
 class DepthView:
     """``depth_curves`` on one axes with the chosen depth highlighted, built once and updated in place."""
 
-    def __init__(self, ax, max_depth: int = 6, t_max: float = 40.0):
+    def __init__(self, ax, max_depth: int = 6, t_max: float = 40.0, *, present: bool = False):
+        # present: text sizes from the projector style in effect (slider figure), not the small static ones
+        title, legend = ({}, {}) if present else ({"fontsize": 10}, {"fontsize": 8})
         self.ax = ax
         self.lines = [ax.plot([], [], color=f"C{n - 1}", lw=0.9, alpha=0.55, label=f"N = {n}")[0]
                       for n in range(1, max_depth + 1)]
@@ -85,8 +90,8 @@ class DepthView:
         ax.set_xlim(0, t_max)
         ax.set_xlabel("time t")
         ax.set_ylabel("u(t) / s")
-        ax.set_title("balanced mode strength by depth N", fontsize=10)
-        ax.legend(frameon=False, fontsize=8, ncol=2, loc="lower right")
+        ax.set_title("balanced mode strength by depth N", **title)
+        ax.legend(frameon=False, ncol=2, loc="lower right", **legend)
 
     def update(self, s: float, log10_u0: float, depth: int) -> str:
         t, curves, half = depth_curves(s, log10_u0)
@@ -110,10 +115,11 @@ def depth_delay_demo(s: float = 1.0, log10_u0: float = -3.0, depth: int = 3) -> 
     """Sliders for s, the initial strength (log10 of u0/s) and the highlighted depth N: exact learning curves
     of a balanced mode for N = 1..6 (Saxe et al.'s depth delay)."""
     fig, axes = make_figure(1, 1, figsize=(7.5, 3.8))
-    view = DepthView(axes[0, 0])
+    with present_style():
+        view = DepthView(axes[0, 0], present=True)
     sliders = {
-        "s": float_slider("s", s, 0.25, 2.0, 0.25),
-        "log10_u0": float_slider("log10 u0/s", log10_u0, -6.0, -0.5, 0.5),
+        "s": float_slider("singular value s", s, 0.25, 2.0, 0.25),
+        "log10_u0": float_slider("initial strength log₁₀(u₀/s)", log10_u0, -6.0, -0.5, 0.5),
         "depth": int_slider("depth N", depth, 1, 6),
     }
 
@@ -121,3 +127,106 @@ def depth_delay_demo(s: float = 1.0, log10_u0: float = -3.0, depth: int = 3) -> 
         return view.update(round(s, 6), round(log10_u0, 6), depth)
 
     return SliderFigure(fig, axes, sliders, update)
+
+
+def _ipympl_classes():
+    """ipympl's canvas widget and figure manager, imported without switching pyplot's backend.
+
+    Importing ``ipympl`` calls ``matplotlib.use("module://ipympl.backend_nbagg")`` when matplotlib is loaded,
+    which would turn every later static figure of the notebook into a widget; that one call is skipped.
+    """
+    import matplotlib
+
+    use = matplotlib.use
+    matplotlib.use = lambda *args, **kwargs: None
+    try:
+        from ipympl.backend_nbagg import Canvas, FigureManager
+    finally:
+        matplotlib.use = use
+    return Canvas, FigureManager
+
+
+class PhasePortraitClicker:
+    """Notebook 02's phase portrait that takes clicks: clicking (or dragging) in the (a, b) plane sets the start,
+    draws the gradient-flow trajectory and the GD iterates from there (``phase_demo_data``), and prints the
+    conserved quantity a² − b² and where flow and GD end. Sliders set s and eta.
+
+    Built on ipympl's canvas widget (JupyterLab and Voila), without touching pyplot's global backend.
+    ``fig``, ``axes``, ``canvas``, ``sliders``, ``status``, ``ui``; ``start`` is the current (a0, b0);
+    ``click(a, b)`` does what a click does (tests and scripts); ``clicks`` counts the redraws from clicks.
+    """
+
+    def __init__(self, s: float = 1.0, a0: float = -1.2, b0: float = 1.4, eta: float = 0.15, *, grid: float = 0.05):
+        import ipywidgets as w
+
+        Canvas, FigureManager = _ipympl_classes()
+        self.grid = grid
+        self.fig, axes = make_figure(1, 2, figsize=(10.0, 4.6))
+        self.fig.set_dpi(96)  # 960 px wide, shown at natural size like the slider images
+        self.axes = axes[0]
+        with present_style():
+            self.view = PhaseDemoView(self.axes, present=True)
+            self.axes[0].set_title("click or drag to set the start (a₀, b₀)")
+        self.canvas = Canvas(self.fig)
+        self.manager = FigureManager(self.canvas, 0)
+        self.canvas.header_visible = self.canvas.footer_visible = self.canvas.resizable = False
+        self.canvas.toolbar_visible = False
+        self.canvas.layout = w.Layout(width=f"{int(self.fig.get_figwidth() * self.fig.dpi)}px")
+        self.sliders = {"s": float_slider("singular value s", s, 0.2, 2.0, 0.1),
+                        "eta": float_slider("learning rate η", eta, 0.01, 1.0, 0.01)}
+        self.status = w.HTML(style={"font_size": "14pt"})
+        self.start, self.clicks = (self._snap(a0), self._snap(b0)), 0
+        for slider in self.sliders.values():
+            slider.observe(lambda _change: self.redraw(), names="value")
+        self.canvas.mpl_connect("button_press_event", self._on_mouse)
+        self.canvas.mpl_connect("motion_notify_event", self._on_mouse)
+        self.ui = w.VBox([w.HBox(list(self.sliders.values())), self.canvas, self.status])
+        with present_style():
+            self.fig.set_layout_engine("constrained")
+            self.redraw()
+            self.fig.canvas.draw()
+            self.fig.set_layout_engine("none")
+
+    def _snap(self, v: float) -> float:
+        # a start on a 0.05 grid (about 4 px on screen): clicking near a visited point hits the cache
+        return round(round(float(v) / self.grid) * self.grid, 6)
+
+    def _on_mouse(self, event):
+        if event.inaxes is not self.axes[0] or event.xdata is None:
+            return
+        if event.name == "motion_notify_event":
+            held = getattr(event, "buttons", None)  # the buttons held during a move (matplotlib >= 3.10)
+            if not (held if held is not None else event.button):
+                return  # plain hovering moves nothing; dragging does
+        self.click(event.xdata, event.ydata)
+
+    def click(self, a: float, b: float) -> str:
+        """Start at (a, b) (snapped to ``grid``); redraw; return the status line."""
+        self.start = (self._snap(a), self._snap(b))
+        self.clicks += 1
+        return self.redraw()
+
+    def redraw(self) -> str:
+        s, eta = round(self.sliders["s"].value, 6), round(self.sliders["eta"].value, 6)
+        a0, b0 = self.start
+        flow, gd = phase_demo_data(s, a0, b0, eta)
+        with present_style():
+            summary = self.view.update(s, a0, b0, eta, flow, gd)
+        c0 = a0 * a0 - b0 * b0
+        a_f, b_f = float(flow[1][-1]), float(flow[2][-1])
+        a_g, b_g = float(gd[1][-1]), float(gd[2][-1])
+        gd_end = (f"GD ({len(gd[0]) - 1} steps) ends at ({a_g:.3g}, {b_g:.3g})"
+                  if np.isfinite(a_g) and np.isfinite(b_g) else summary)
+        msg = (f"start (a₀, b₀) = ({a0:.3g}, {b0:.3g}); conserved a² − b² = {c0:.3g}; flow at t = {flow[0][-1]:g} "
+               f"ends at ({a_f:.3g}, {b_f:.3g}) with a² − b² = {a_f * a_f - b_f * b_f:.3g}; {gd_end}")
+        self.status.value = msg
+        self.canvas.draw_idle()
+        return msg
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.ui._repr_mimebundle_(**kwargs)
+
+
+def clickable_phase_portrait(s: float = 1.0, a0: float = -1.2, b0: float = 1.4, eta: float = 0.15):
+    """Notebook 02's (a, b) phase portrait driven by pointing: see ``PhasePortraitClicker``."""
+    return PhasePortraitClicker(s, a0, b0, eta)

@@ -11,7 +11,7 @@ from ..data import teacher_regression
 from ..losses import SquaredError
 from ..plotting import plot_losses
 from ..train import gradient_descent
-from . import SliderFigure, float_slider, int_slider, light_log_axis, make_figure
+from . import SliderFigure, clear_data, float_slider, int_slider, light_log_axis, make_figure
 
 __all__ = ["depth_experiment", "draw_depth_experiment", "depth_demo"]
 
@@ -32,7 +32,7 @@ def depth_experiment(depth: int, scale: float, *, width: int = 4, trials: int = 
 
 def draw_depth_experiment(ax, result, depth: int, scale: float):
     """Plot one ``depth_experiment`` result on ``ax`` and return a one-line summary."""
-    ax.clear()
+    clear_data(ax)  # keeps the ticks: much faster than ax.clear()
     plot_losses(result, ax=ax, label=f"depth {depth}, init std {scale:g}", individual=3)
     ax.set_title(f"layerwise GD on a 4x4 teacher: depth {depth}, init std {scale:g}, 8 trials")
     ax.set_ylim(1e-6, 10)
@@ -48,8 +48,8 @@ def depth_demo(depth: int = 4, scale: float = 0.3) -> SliderFigure:
     fig, axes = make_figure(1, 1, figsize=(7.5, 3.8))
     ax = axes[0, 0]
     sliders = {
-        "depth": int_slider("depth N", depth, 1, 8),
-        "scale": float_slider("init std", scale, 0.05, 1.2, 0.05),
+        "depth": int_slider("depth N", depth, 1, 8, continuous=False),
+        "scale": float_slider("init std σ", scale, 0.05, 1.2, 0.05, continuous=False),
     }
 
     def update(depth, scale):
