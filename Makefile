@@ -11,7 +11,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 CHECKED_ENV := PYTHONHASHSEED=0 DLNLIB_PROGRESS=0 OMP_NUM_THREADS=1
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: setup lab test unit lint notebooks student figures present bench clean
+.PHONY: setup lab test unit lint notebooks student nbgrader figures present bench clean
 NB ?= 00
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
@@ -55,7 +55,10 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/notebooks.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info student artifacts
+	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info student artifacts nbgrader-course
 
 student: setup
 	$(BIN)/python -m dlnlib.student notebooks/*.ipynb --out student
+
+nbgrader: setup
+	$(BIN)/python -m dlnlib.grading notebooks/*.ipynb --course nbgrader-course
