@@ -154,6 +154,7 @@ class _Run:
         self.diverged = torch.zeros_like(self.active)
         self.prev = None
         self.vmax = value
+        self.none_diverged = True
         if self.compacting:
             self.full = dict(chain=[w.clone() for w in chain], value=value.clone(), age=self.age.clone(),
                              diverged=self.diverged.clone(), active=self.active.clone())
@@ -188,16 +189,18 @@ class _Run:
         if masked:
             m = self.active[..., None, None]
             new = [torch.where(m, n, w) for n, w in zip(new, self.chain)]
-            self.age = self.age + self.active
         self.prev = (self.chain, self.value, self.grads)
         self.chain = new
         self.value, self.grads = self.loss.chain_value_and_grads(new)
 
     def check(self) -> None:
         """Fast check after a step, on the device: trials at ``loss <= tol`` (or NaN) stop being updated,
-        and the running maximum of the loss is kept so that the look can tell whether a trial blew up."""
+        and the running maximum of the loss is kept so that the look can tell whether a trial blew up.
+        A stopped trial's chain, hence its loss, no longer changes, so while no working trial has
+        diverged, ``loss > tol`` alone says which trials are live."""
         if self.tol is not None:
-            self.active = self.active & (self.value > self.tol)
+            live = self.value > self.tol
+            self.active = live if self.none_diverged else self.active & live
         self.vmax = torch.maximum(self.vmax, self.value)
 
     def check_exactly(self) -> None:
@@ -223,7 +226,8 @@ class _Run:
         its limits (non-finite or blow-up) since the last look."""
         self.info["looks"] += 1
         blew = ~(self.vmax <= self.limit) & ~self.diverged
-        n_active, n_blew = torch.stack([self.active.sum(), blew.sum()]).tolist()
+        n_active, n_blew, n_div = torch.stack([self.active.sum(), blew.sum(), self.diverged.sum()]).tolist()
+        self.none_diverged = not n_div
         return int(n_active), bool(n_blew)
 
     def advance(self, t: int, stop: int, all_active: bool, exact: bool) -> int:
@@ -232,13 +236,14 @@ class _Run:
         saved = None if exact else self.save()
         masked = exact or not all_active or self.tol is not None  # else no trial can stop before the look
         pending = []  # (step, working set) to record once the look has passed the chunk
+        moved = []  # the masks of the updates: their sum is what each trial's age grows by
         for s in range(t + 1, stop + 1):
+            moved.append(self.active)
             self.update(masked)
             self.check_exactly() if exact else self.check()
             if s in self.rec_at:
                 pending.append((s, self.working()))
-        if not masked:  # every trial moved at every step
-            self.age = self.age + (stop - t)
+        self.age = self.age + (torch.stack(moved).sum(0) if masked else stop - t)
         n_active, blew = self.look()
         if blew and not exact:
             self.info["replays"] += 1
