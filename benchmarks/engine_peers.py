@@ -3,8 +3,11 @@
 Setting (Hu 2023): diagonal completion of random d x d targets (d = 2), depth N = 3 (also 2 and 6),
 nn.Linear's default init, learning rate 0.1, PyTorch's mean-squared error on the diagonals, each trial
 stops at the first step with loss <= 1e-7. Every implementation starts from the same weights and
-uses the same closed-form gradient, so the iteration counts must agree trial by trial; the script
-checks that, then prints the best of ``--repeats`` wall times and each peer's time over the engine's.
+uses the same closed-form gradient, so the iteration counts should agree trial by trial; the script
+checks that (and says in how many trials they differ), then prints the best of ``--repeats`` wall
+times and each peer's time over the engine's. The torch peer updates with the engine's fused
+``addcmul``; NumPy and JAX write ``w - lr * g``, which can round differently, so on trials that sit
+on a plateau for tens of thousands of steps (depth 6) their counts can differ.
 JAX (CPU, float64) is a benchmark-only peer: without it the JAX columns say "n/a".
 
     python benchmarks/engine_peers.py            # all rows (several minutes on 2 cores)
@@ -71,6 +74,7 @@ def eager_peer(chain, tdiag, cap, lib):
     tg = tdiag.clone() if lib is torch else tdiag.numpy().copy()
     idx = np.arange(len(tg))
     out = np.full(len(tg), -1, dtype=np.int64)
+    lr_t = torch.tensor(LR, dtype=torch.float64)
     for t in range(cap + 1):
         value, grads = _value_grads(ws, tg, lib)
         hit = (value <= TOL).numpy() if lib is torch else value <= TOL
@@ -84,7 +88,8 @@ def eager_peer(chain, tdiag, cap, lib):
                 break
         if t == cap:
             break
-        ws = [w - LR * g for w, g in zip(ws, grads)]
+        # torch: the engine's fused update (addcmul rounds once less than w - lr * g); NumPy has no fused form
+        ws = [torch.addcmul(w, lr_t, g, value=-1.0) if lib is torch else w - LR * g for w, g in zip(ws, grads)]
     return out
 
 
@@ -239,9 +244,9 @@ def main(argv=None):
                 cells.append("n/a")
                 continue
             t, out = best_time(peers[name], (chain, tdiag, cap), reps, warm=not big or name.startswith("JAX"))
-            ok = bool(np.array_equal(out, ref))
-            same &= ok
-            cells.append(f"{1e3 * t:.1f} ms ({t / t_eng:.2g}x{'' if ok else ', counts differ'})")
+            n_diff = int((out != ref).sum())
+            same &= n_diff == 0
+            cells.append(f"{1e3 * t:.1f} ms ({t / t_eng:.2g}x{f', {n_diff} counts differ' if n_diff else ''})")
         all_same &= same
         unconverged = int((ref < 0).sum())
         print(f"| {trials:,} | {depth} | {cap:,} ({unconverged} never stop) | " + " | ".join(cells) + f" | {same} |")
