@@ -51,6 +51,7 @@ present: setup
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/seed000_upstairs.py --trials 1000
+	$(BIN)/python benchmarks/engine_peers.py
 	$(BIN)/python benchmarks/sliders.py
 	$(BIN)/python benchmarks/notebooks.py
 

@@ -150,10 +150,15 @@ def end_to_end(chain) -> torch.Tensor:
 
 
 def _product(chain) -> torch.Tensor:
-    w = chain[0]
+    return _prefix_products(chain)[-1]
+
+
+def _prefix_products(chain) -> list[torch.Tensor]:
+    """``[W_1, W_2 W_1, ..., W_N ... W_1]``: every partial product from the bottom, built once."""
+    out = [chain[0]]
     for layer in chain[1:]:
-        w = layer @ w
-    return w
+        out.append(layer @ out[-1])
+    return out
 
 
 def apply_chain(chain, X) -> torch.Tensor:
@@ -177,18 +182,28 @@ def layer_gradients(chain, grad_w: torch.Tensor) -> list[torch.Tensor]:
     return _layer_gradients(chain, grad_w)
 
 
-def _layer_gradients(chain, grad_w) -> list[torch.Tensor]:
+def _layer_gradients(chain, grad_w, prefixes=None, *, diagonal: bool = False) -> list[torch.Tensor]:
+    """Back-propagate ``G = grad_w`` through the chain: ``dL/dW_j = (W_N...W_{j+1})^T G (W_{j-1}...W_1)^T``.
+
+    prefixes: ``_prefix_products`` of the chain when already computed (only the first N-1 are used).
+    diagonal: ``grad_w`` holds only the diagonal of a square ``G``, shape ``(*batch, d)``; the two products
+    that touch G are then row and column scalings, exactly the non-zero terms of the dense products.
+    """
     n = len(chain)
-    # prefix[j] = W_j ... W_1 (j = 1..N-1); suffix_t[j] = (W_N ... W_{j+1})^T G, built from the top.
-    prefix = [None] * (n + 1)
-    p = None
-    for j in range(1, n):
-        p = chain[0] if p is None else chain[j - 1] @ p
-        prefix[j] = p
+    if prefixes is None:
+        prefixes = _prefix_products(chain[:-1]) if n > 1 else []
     grads = [None] * n
-    left = grad_w  # (W_N ... W_{j+1})^T G for j = N
-    for j in range(n, 0, -1):
-        grads[j - 1] = left if j == 1 else left @ prefix[j - 1].transpose(-1, -2)
-        if j > 1:
-            left = chain[j - 1].transpose(-1, -2) @ left
+    left = grad_w  # (W_N ... W_{j+1})^T G, built from the top
+    for j in range(n - 1, 0, -1):  # 0-based layer j; the product below it is prefixes[j - 1]
+        below_t = prefixes[j - 1].mT
+        if diagonal and j == n - 1:
+            grads[j] = left[..., :, None] * below_t
+            left = chain[j].mT * left[..., None, :]
+        else:
+            grads[j] = left @ below_t
+            left = chain[j].mT @ left
+    if diagonal and n == 1:
+        left = torch.diag_embed(left)
+        left = left.expand(*torch.broadcast_shapes(left.shape, chain[0].shape))
+    grads[0] = left
     return grads

@@ -2,7 +2,10 @@
 
 Every loss maps an end-to-end ``W`` of shape ``(*batch, d_out, d_in)`` to a value of shape
 ``(*batch,)`` and a gradient ``dL/dW`` of W's shape. ``chain_value_and_grads`` turns that into
-layer gradients through the chain rule, which is what the training engine calls.
+layer gradients through the chain rule, which is what the training engine calls: the partial products
+of the chain are built once per call and shared by the value and every layer gradient, each loss
+evaluates its value and gradient together (``value_and_grad``), and the diagonal loss passes only the
+diagonal of its gradient on (no dense ``diag_embed``).
 Data convention: ``X`` of shape ``(n, d_in)`` (rows are samples), ``Y`` of shape ``(n, d_out)``.
 """
 
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from .chains import _layer_gradients, _product, validate_chain
+from .chains import _layer_gradients, _prefix_products, validate_chain
 from .core import as_tensor, check_choice
 
 __all__ = ["Loss", "SquaredError", "LpLoss", "DiagonalCompletion", "ChainLoss"]
@@ -50,10 +53,15 @@ class Loss:
             )
         return W
 
+    def value_and_grad(self, W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(value(W), grad(W))``; subclasses override it to share the work of the two."""
+        return self.value(W), self.grad(W)
+
     def chain_value_and_grads(self, chain) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Loss of the chain's end-to-end matrix and the gradient for every layer."""
-        W = self._check_w(_product(chain))
-        return self.value(W), _layer_gradients(chain, self.grad(W))
+        """Loss of the chain's end-to-end matrix and the gradient for every layer (one pass of partial products)."""
+        prefixes = _prefix_products(chain)
+        value, G = self.value_and_grad(self._check_w(prefixes[-1]))
+        return value, _layer_gradients(chain, G, prefixes)
 
 
 def _take_trials(t: torch.Tensor, core_ndim: int, index: torch.Tensor, batch: tuple) -> torch.Tensor:
@@ -132,6 +140,10 @@ class SquaredError(Loss):
     def grad(self, W):
         return W @ self.sigma_xx - self.sigma_yx
 
+    def value_and_grad(self, W):
+        ws = W @ self.sigma_xx  # shared by the value and the gradient
+        return self.const - (W * self.sigma_yx).sum((-2, -1)) + 0.5 * (ws * W).sum((-2, -1)), ws - self.sigma_yx
+
 
 class LpLoss(Loss):
     """``L_p(W) = 1/(p n) sum_i ||W x_i - y_i||_p^p`` for p >= 2 (Arora et al. 2018's l_p regression; notebook 04).
@@ -163,6 +175,12 @@ class LpLoss(Loss):
         r = self._residual(W)
         g = torch.sign(r) * r.abs().pow(self.p - 1)
         return g.transpose(-1, -2) @ self.X / self.X.shape[0]
+
+    def value_and_grad(self, W):
+        r = self._residual(W)  # one residual for both
+        value = r.abs().pow(self.p).sum((-2, -1)) / (self.p * self.X.shape[0])
+        g = torch.sign(r) * r.abs().pow(self.p - 1)
+        return value, g.transpose(-1, -2) @ self.X / self.X.shape[0]
 
 
 class DiagonalCompletion(Loss):
@@ -198,6 +216,16 @@ class DiagonalCompletion(Loss):
         diff = torch.diagonal(W, dim1=-2, dim2=-1) - self.target_diag
         g = torch.diag_embed(2.0 * self._factor * diff)
         return g.expand(*torch.broadcast_shapes(g.shape, W.shape)) if g.shape != W.shape else g
+
+    def value_and_diagonal_grad(self, W) -> tuple[torch.Tensor, torch.Tensor]:
+        """The value and the diagonal of ``grad(W)`` (every other entry of the gradient is zero)."""
+        diff = torch.diagonal(W, dim1=-2, dim2=-1) - self.target_diag
+        return self._factor * (diff * diff).sum(-1), 2.0 * self._factor * diff
+
+    def chain_value_and_grads(self, chain):
+        prefixes = _prefix_products(chain)
+        value, g = self.value_and_diagonal_grad(self._check_w(prefixes[-1]))
+        return value, _layer_gradients(chain, g, prefixes, diagonal=True)
 
 
 class ChainLoss(Loss):

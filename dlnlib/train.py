@@ -102,6 +102,237 @@ def _record_steps(steps: int, record_every, record_steps) -> set[int]:
 
 
 _BUILTIN_RECORDS = ("loss", "end_to_end", "singular_values", "chain")
+# Steps between two host looks. A look costs one synchronisation; between looks every decision
+# (stop, divergence, freezing) is a tensor operation, so the loop never waits for the device.
+CHUNK = 64
+
+
+class _Run:
+    """The state of one ``gradient_descent`` call and its named steps.
+
+    Working set (tensors over the trials still in the batch; flattened to ``(n,)`` when compacting):
+    ``chain``, ``value``, ``grads``, ``active`` (not yet stopped or diverged), ``age`` (updates applied:
+    the stop or divergence step once a trial is inactive), ``diverged``, ``step_lr``, ``limit``, and
+    ``idx`` (their positions in the full batch). Every update is out of place, so a shallow copy of
+    the working set (``save``) is a snapshot. The full batch keeps trials that left the working set.
+    """
+
+    def __init__(self, chain, loss, lr, *, tol, blowup, weight_decay, direction, record, callbacks, rec_at):
+        self.tol, self.weight_decay, self.direction = tol, weight_decay, direction
+        self.record_names, self.callbacks, self.rec_at = record, callbacks, rec_at
+        ref = chain[0]
+        lr_t = _lr_tensor(lr, ref)
+        value, grads = loss.chain_value_and_grads(chain)
+        try:
+            batch = torch.broadcast_shapes(value.shape, lr_t.shape, *(w.shape[:-2] for w in chain))
+        except RuntimeError as exc:
+            raise ValueError(
+                f"lr: shape {tuple(lr_t.shape)} does not broadcast against the trials' batch shape"
+                f" {tuple(value.shape)}"
+            ) from exc
+        if batch != value.shape or any(w.shape[:-2] != batch for w in chain):
+            chain = [w.expand(*batch, *w.shape[-2:]).clone() for w in chain]
+            value, grads = loss.chain_value_and_grads(chain)
+        lr_b = lr_t.expand(batch)
+        self.batch, self.n_trials = batch, value.numel()
+        # Working set: once most trials have stopped, the rest continue as a smaller batch. Only for
+        # losses that can restrict their per-trial data (``supports_take``); results are unchanged.
+        self.compacting = tol is not None and self.n_trials > 1 and getattr(loss, "supports_take", False)
+        self.idx = None
+        if self.compacting:
+            n = self.n_trials
+            self.idx = torch.arange(n, device=ref.device)
+            chain, lr_b = [w.reshape(n, *w.shape[-2:]) for w in chain], lr_b.reshape(n)
+            loss = self.full_loss = loss.take(self.idx, batch)
+            value, grads = loss.chain_value_and_grads(chain)
+        self.loss, self.chain, self.value, self.grads = loss, chain, value, grads
+        self.lr, self.step_lr = lr_b, lr_b[..., None, None]
+        finite0 = torch.isfinite(value)
+        self.limit = blowup * torch.clamp(torch.where(finite0, value, torch.ones_like(value)), min=1.0)
+        self.active = torch.ones(value.shape, dtype=torch.bool, device=ref.device)
+        self.age = torch.zeros(value.shape, dtype=torch.long, device=ref.device)
+        self.diverged = torch.zeros_like(self.active)
+        self.prev = None
+        self.vmax = value
+        self.none_diverged = True
+        if self.compacting:
+            self.full = dict(chain=[w.clone() for w in chain], value=value.clone(), age=self.age.clone(),
+                             diverged=self.diverged.clone(), active=self.active.clone())
+        self.hist = {k: [] for k in ("loss", *record, *callbacks)}
+        self.rec_steps: list[int] = []
+        self.info = {"looks": 0, "replays": 0, "compactions": 0}
+
+    _WORKING = ("chain", "value", "grads", "active", "age", "diverged", "prev", "vmax")
+
+    def save(self) -> tuple:
+        """A snapshot of the working set (its tensors are never changed in place)."""
+        return tuple(getattr(self, k) for k in self._WORKING)
+
+    def restore(self, saved) -> None:
+        """Back to a ``save``d snapshot."""
+        for k, v in zip(self._WORKING, saved):
+            setattr(self, k, v)
+
+    def forget_records(self, n_rec: int) -> None:
+        """Keep only the first ``n_rec`` records."""
+        del self.rec_steps[n_rec:]
+        for vals in self.hist.values():
+            del vals[n_rec:]
+
+    def update(self, masked: bool) -> None:
+        """One gradient step ``W_j <- W_j - lr (D_j + weight_decay W_j)`` on the active trials, then the
+        loss and gradients of the new chain. ``masked=False`` when the host knows every trial is active."""
+        dirs = self.grads if self.direction is None else self.direction(self.chain, self.grads)
+        if self.weight_decay:
+            dirs = [d + self.weight_decay * w for w, d in zip(self.chain, dirs)]
+        new = [torch.addcmul(w, self.step_lr, d, value=-1.0) for w, d in zip(self.chain, dirs)]
+        if masked:
+            m = self.active[..., None, None]
+            new = [torch.where(m, n, w) for n, w in zip(new, self.chain)]
+        self.prev = (self.chain, self.value, self.grads)
+        self.chain = new
+        self.value, self.grads = self.loss.chain_value_and_grads(new)
+
+    def check(self) -> None:
+        """Fast check after a step, on the device: trials at ``loss <= tol`` (or NaN) stop being updated,
+        and the running maximum of the loss is kept so that the look can tell whether a trial blew up.
+        A stopped trial's chain, hence its loss, no longer changes, so while no working trial has
+        diverged, ``loss > tol`` alone says which trials are live."""
+        if self.tol is not None:
+            live = self.value > self.tol
+            self.active = live if self.none_diverged else self.active & live
+        self.vmax = torch.maximum(self.vmax, self.value)
+
+    def check_exactly(self) -> None:
+        """Careful check, on the device: a trial whose loss is non-finite or above its blow-up limit is
+        marked diverged and put back to its last finite iterate; a trial at ``loss <= tol`` stops."""
+        v = self.value
+        bad = self.active & ~(torch.isfinite(v) & (v <= self.limit))
+        self.diverged = self.diverged | bad
+        self.active = self.active & ~bad
+        if self.prev is not None:
+            m = bad[..., None, None]
+            chain, value, grads = self.prev
+            self.chain = [torch.where(m, p, w) for p, w in zip(chain, self.chain)]
+            self.value = torch.where(bad, value, v)
+            if self.direction is not None:  # a direction sees every trial's gradient
+                self.grads = [torch.where(m, p, g) for p, g in zip(grads, self.grads)]
+        if self.tol is not None:
+            self.active = self.active & ~(self.value <= self.tol)
+        self.vmax = self.value
+
+    def look(self) -> tuple[int, bool]:
+        """The host's one synchronisation per chunk: live trials, and whether a live trial's loss left
+        its limits (non-finite or blow-up) since the last look."""
+        self.info["looks"] += 1
+        blew = ~(self.vmax <= self.limit) & ~self.diverged
+        n_active, n_blew, n_div = torch.stack([self.active.sum(), blew.sum(), self.diverged.sum()]).tolist()
+        self.none_diverged = not n_div
+        return int(n_active), bool(n_blew)
+
+    def advance(self, t: int, stop: int, all_active: bool, exact: bool) -> int:
+        """Steps ``t -> stop`` with checks and records, then a look; returns the live trials. Fast steps
+        first; if a trial blew up inside, the same steps again from a snapshot with exact checks."""
+        saved = None if exact else self.save()
+        masked = exact or not all_active or self.tol is not None  # else no trial can stop before the look
+        pending = []  # (step, working set) to record once the look has passed the chunk
+        moved = []  # the masks of the updates: their sum is what each trial's age grows by
+        for s in range(t + 1, stop + 1):
+            moved.append(self.active)
+            self.update(masked)
+            self.check_exactly() if exact else self.check()
+            if s in self.rec_at:
+                pending.append((s, self.working()))
+        self.age = self.age + (torch.stack(moved).sum(0) if masked else stop - t)
+        n_active, blew = self.look()
+        if blew and not exact:
+            self.info["replays"] += 1
+            self.restore(saved)
+            return self.advance(t, stop, all_active, exact=True)
+        for s, state in pending:
+            self.record(s, state)
+        return n_active
+
+    def compact(self) -> None:
+        """Drop the inactive trials from the working set (their state is kept in the full batch)."""
+        self.info["compactions"] += 1
+        self.full_state()
+        keep = self.active.nonzero().squeeze(1)
+        self.idx, self.lr, self.limit = self.idx[keep], self.lr[keep], self.limit[keep]
+        self.step_lr = self.lr[..., None, None]
+        self.active, self.age, self.diverged = self.active[keep], self.age[keep], self.diverged[keep]
+        self.chain = [w[keep] for w in self.chain]
+        self.loss = self.full_loss.take(self.idx, (self.n_trials,))
+        self.value, self.grads = self.loss.chain_value_and_grads(self.chain)
+        self.vmax, self.prev = self.value, None
+
+    def working(self) -> dict:
+        """The working set's chain, loss and trial status (references, not copies)."""
+        return dict(chain=self.chain, value=self.value, age=self.age, diverged=self.diverged, active=self.active)
+
+    def full_state(self, state: dict | None = None) -> dict:
+        """The full batch with the working trials (now, or as in ``state``) written back into it, in the
+        trials' batch shape."""
+        state = state or self.working()
+        if self.idx is None:
+            return state
+        f = self.full
+        for fw, w in zip(f["chain"], state["chain"]):
+            fw[self.idx] = w
+        for k in ("value", "age", "diverged", "active"):
+            f[k][self.idx] = state[k]
+        b = self.batch
+        return dict(chain=[fw.reshape(*b, *fw.shape[-2:]) for fw in f["chain"]],
+                    **{k: f[k].reshape(b) for k in ("value", "age", "diverged", "active")})
+
+    def record(self, s: int, state: dict | None = None) -> None:
+        """Append step ``s`` (the working set now, or ``state``) to the history; the loss of a diverged
+        trial shows as NaN. No host sync."""
+        full = self.full_state(state)
+        chain, value = full["chain"], full["value"]
+        self.rec_steps.append(s)
+        self.hist["loss"].append(torch.where(full["diverged"], torch.full_like(value, float("nan")), value).detach())
+        names = self.record_names
+        w_end = _product(chain) if ("end_to_end" in names or "singular_values" in names) else None
+        if "end_to_end" in names:
+            self.hist["end_to_end"].append(w_end.detach().clone())
+        if "singular_values" in names:
+            self.hist["singular_values"].append(torch.linalg.svdvals(w_end).detach())
+        if "chain" in names:
+            self.hist["chain"].append([w.detach().clone() for w in chain])
+        for name, fn in self.callbacks.items():
+            self.hist[name].append(torch.as_tensor(fn(chain)).detach().clone())
+
+    def stop(self, n_steps: int) -> None:
+        """End of the run at step ``n_steps``: records made after it go (every trial was frozen then),
+        and ``n_steps`` itself is recorded."""
+        self.forget_records(sum(1 for r in self.rec_steps if r <= n_steps))
+        if not self.rec_steps or self.rec_steps[-1] != n_steps:
+            self.record(n_steps)
+
+    def result(self, n_steps: int) -> TrainResult:
+        """The ``TrainResult`` of the run."""
+        full = self.full_state()
+        inactive = ~full["active"]
+        stopped = inactive & ~full["diverged"]
+        minus = torch.full_like(full["age"], -1)
+        history = {}
+        for name, vals in self.hist.items():
+            if name == "chain":
+                history[name] = [torch.stack([v[j] for v in vals]) for j in range(len(full["chain"]))]
+            else:
+                history[name] = torch.stack(vals)
+        return TrainResult(
+            chain=full["chain"],
+            steps=torch.tensor(self.rec_steps, dtype=torch.long),
+            history=history,
+            stopped_at=torch.where(stopped, full["age"], minus),
+            diverged_at=torch.where(full["diverged"], full["age"], minus),
+            final_loss=full["value"].detach(),
+            n_steps=n_steps,
+            tol=self.tol,
+            info=self.info,
+        )
 
 
 def gradient_descent(
@@ -131,6 +362,10 @@ def gradient_descent(
     recorded too; blowup: a loss above ``blowup * max(initial loss, 1)`` counts as divergence.
     With ``tol`` and a loss that ``supports_take``, trials that stopped are dropped from the working batch,
     so ``direction`` must act trial by trial on whatever (flattened) batch of chains it is given.
+
+    The host looks at the run every ``CHUNK`` steps; between looks, stopping and freezing are tensor
+    operations. A trial that blows up inside a chunk sends the chunk back to its start, to be run
+    again with exact per-step checks (with a ``direction``, which may keep state, every step is exact).
     """
     chain = [w.clone() for w in validate_chain(chain)]
     if not hasattr(loss, "chain_value_and_grads"):
@@ -151,140 +386,32 @@ def gradient_descent(
     if direction is not None and not callable(direction):
         raise ValueError(f"direction: got {type(direction).__name__}, expected a callable (chain, grads) -> list")
     rec_at = _record_steps(steps, record_every, record_steps)
-
-    ref = chain[0]
-    lr_t = _lr_tensor(lr, ref)
-    value, grads = loss.chain_value_and_grads(chain)
-    try:
-        batch = torch.broadcast_shapes(value.shape, lr_t.shape, *(w.shape[:-2] for w in chain))
-    except RuntimeError as exc:
-        raise ValueError(
-            f"lr: shape {tuple(lr_t.shape)} does not broadcast against the trials' batch shape {tuple(value.shape)}"
-        ) from exc
-    if batch != value.shape or any(w.shape[:-2] != batch for w in chain):
-        chain = [w.expand(*batch, *w.shape[-2:]).clone() for w in chain]
-        value, grads = loss.chain_value_and_grads(chain)
-    lr_b = lr_t.expand(batch)
-    device = ref.device
-    n_trials = value.numel()
-    # Working set: once most trials have stopped, the rest continue as a smaller batch. Only for
-    # losses that can restrict their per-trial data (``supports_take``); results are unchanged.
-    compact = tol is not None and n_trials > 1 and getattr(loss, "supports_take", False)
-    idx = None
-    if compact:
-        idx = torch.arange(n_trials, device=device)
-        chain = [w.reshape(n_trials, *w.shape[-2:]) for w in chain]
-        lr_b = lr_b.reshape(n_trials)
-        flat_loss = loss.take(idx, batch)
-        loss = flat_loss
-        value, grads = loss.chain_value_and_grads(chain)
-        full_chain = [w.clone() for w in chain]
-        full_value = value.clone()
-    state_shape = value.shape
-    active = torch.ones(state_shape, dtype=torch.bool, device=device)
-    stopped_at = torch.full(state_shape, -1, dtype=torch.long, device=device)
-    diverged_at = torch.full(state_shape, -1, dtype=torch.long, device=device)
-    finite0 = torch.isfinite(value)
-    limit = blowup * torch.clamp(torch.where(finite0, value, torch.ones_like(value)), min=1.0)
-    hist: dict[str, list] = {k: [] for k in (*record, *callbacks)}
-    hist.setdefault("loss", [])
-    rec_steps: list[int] = []
-    prev = None
+    run = _Run(chain, loss, lr, tol=tol, blowup=blowup, weight_decay=weight_decay, direction=direction,
+               record=record, callbacks=callbacks, rec_at=rec_at)
     bar = None
-    if progress_enabled(progress, steps * max(1, n_trials)):
+    if progress_enabled(progress, steps * max(1, run.n_trials)):
         from tqdm.auto import tqdm
 
         bar = tqdm(total=steps, desc="gradient descent", leave=False)
-
-    def mark(arr, mask, t):
-        if idx is None:
-            return torch.where(mask, torch.full_like(arr, t), arr)
-        arr[idx[mask]] = t
-        return arr
-
-    def full_state():
-        if idx is None:
-            return chain, value
-        for fw, w in zip(full_chain, chain):
-            fw[idx] = w
-        full_value[idx] = value
-        return [fw.reshape(*batch, *fw.shape[-2:]) for fw in full_chain], full_value.reshape(batch)
-
+    run.check_exactly()  # step 0: a trial that starts non-finite or at loss <= tol never moves
+    if 0 in rec_at:
+        run.record(0)
+    n_active, _ = run.look()
     t = 0
-    while True:
-        bad = active & (~torch.isfinite(value) | (value > limit))
-        if bool(bad.any()):
-            diverged_at = mark(diverged_at, bad, t)
-            active = active & ~bad
-            if prev is not None:
-                m = bad[..., None, None]
-                chain = [torch.where(m, p, w) for p, w in zip(prev, chain)]
-                value, grads = loss.chain_value_and_grads(chain)
-        if tol is not None:
-            hit = active & (value <= tol)
-            if bool(hit.any()):
-                stopped_at = mark(stopped_at, hit, t)
-                active = active & ~hit
-        done = t == steps or not bool(active.any())
-        if t in rec_at or done:
-            rec_steps.append(t)
-            c_full, v_full = full_state()
-            div_full = diverged_at.reshape(v_full.shape) >= 0
-            shown = torch.where(div_full, torch.full_like(v_full, float("nan")), v_full)
-            hist["loss"].append(shown.detach().clone())
-            w_end = _product(c_full) if ("end_to_end" in record or "singular_values" in record) else None
-            if "end_to_end" in record:
-                hist["end_to_end"].append(w_end.detach().clone())
-            if "singular_values" in record:
-                hist["singular_values"].append(torch.linalg.svdvals(w_end).detach())
-            if "chain" in record:
-                hist["chain"].append([w.detach().clone() for w in c_full])
-            for name, fn in callbacks.items():
-                hist[name].append(torch.as_tensor(fn(c_full)).detach().clone())
-        if done:
-            break
-        if compact and 2 * int(active.sum()) <= active.numel() and active.numel() > 8:
-            full_state()
-            keep = active.nonzero().squeeze(1)
-            idx, active, limit, lr_b = idx[keep], active[keep], limit[keep], lr_b[keep]
-            chain = [w[keep] for w in chain]
-            loss = flat_loss.take(idx, (n_trials,))
-            value, grads = loss.chain_value_and_grads(chain)
-        dirs = grads if direction is None else direction(chain, grads)
-        step_lr = lr_b[..., None, None]
-        prev = chain
-        if weight_decay:
-            dirs = [d + weight_decay * w for w, d in zip(chain, dirs)]
-        if bool(active.all()):
-            chain = [torch.addcmul(w, step_lr, d, value=-1.0) for w, d in zip(chain, dirs)]
-        else:
-            m = active[..., None, None]
-            chain = [torch.where(m, torch.addcmul(w, step_lr, d, value=-1.0), w) for w, d in zip(chain, dirs)]
-        value, grads = loss.chain_value_and_grads(chain)
-        t += 1
+    while n_active and t < steps:
+        if run.compacting and 2 * n_active <= run.value.numel() and run.value.numel() > 8:
+            run.compact()
+        stop = min(t + CHUNK, steps)
+        n_active = run.advance(t, stop, all_active=n_active == run.value.numel(), exact=direction is not None)
         if bar is not None:
-            bar.update(1)
+            bar.update(stop - t)
+        t = stop
     if bar is not None:
         bar.close()
-    chain, value = full_state()
-    stopped_at, diverged_at = stopped_at.reshape(batch), diverged_at.reshape(batch)
-
-    history = {}
-    for name, vals in hist.items():
-        if name == "chain":
-            history[name] = [torch.stack([v[j] for v in vals]) for j in range(len(chain))]
-        else:
-            history[name] = torch.stack(vals)
-    return TrainResult(
-        chain=chain,
-        steps=torch.tensor(rec_steps, dtype=torch.long),
-        history=history,
-        stopped_at=stopped_at,
-        diverged_at=diverged_at,
-        final_loss=value.detach(),
-        n_steps=t,
-        tol=tol,
-    )
+    if not n_active and run.n_trials:  # the run ended when the last trial stopped or diverged
+        t = int(run.full_state()["age"].max())
+    run.stop(t)
+    return run.result(t)
 
 
 @dataclass
@@ -317,8 +444,8 @@ def gradient_flow(
     """Gradient flow ``dW_j/dt = -dL/dW_j`` (or ``-direction(chain, grads)[j]``), solved with scipy.
 
     The continuous-time limit of ``gradient_descent``: time t corresponds to t / lr steps
-    (Saxe et al.'s tau = 1/eta). chain: ``[W_1, ..., W_N]`` (any batch shape); times: increasing
-    1-D array starting at the initial time. The state is integrated in float64 by
+    (the series' convention tau = 1, t = eta k; notebook 01). chain: ``[W_1, ..., W_N]`` (any batch
+    shape); times: increasing 1-D array starting at the initial time. The state is integrated in float64 by
     ``scipy.integrate.solve_ivp`` at tight tolerances; gradients are evaluated on the chain's device.
     """
     from scipy.integrate import solve_ivp
