@@ -181,7 +181,8 @@ def test_slider_moves_the_figure_in_a_real_browser(notebook, voila_server, brows
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
         page.goto(url, timeout=240_000, wait_until="domcontentloaded")
-        slider = page.locator(".widget-slider").first
+        # a slider of a slider figure (notebook 02's clickable portrait, earlier in the page, has sliders too)
+        slider = page.locator(".widget-vbox:has(img.widget-image) .widget-slider").first
         slider.wait_for(state="visible", timeout=240_000)
         widget_img = page.locator(".widget-image").first
         widget_img.wait_for(state="visible", timeout=60_000)

@@ -184,7 +184,10 @@ class PhasePortraitClicker:
         with present_style():
             self.fig.set_layout_engine("constrained")
             self.redraw()
-            self.fig.canvas.draw()
+            # Lay out without drawing: a draw before the front end has said 'initialized' makes ipympl 0.10 send
+            # the raw RGBA buffer as the image; JupyterLab, whose view already listens, shows it as a broken PNG,
+            # its next resize throws in drawImage and the canvas stays 0x0 (Voila attaches views later).
+            self.fig.draw_without_rendering()
             self.fig.set_layout_engine("none")
 
     def _snap(self, v: float) -> float:
