@@ -53,6 +53,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/seed000_upstairs.py --trials 1000
 	$(BIN)/python benchmarks/engine_peers.py
 	$(BIN)/python benchmarks/sliders.py
+	$(CHECKED_ENV) $(BIN)/python -m pytest -q -s -m latency tests/test_browser.py
 	$(BIN)/python benchmarks/notebooks.py
 
 clean:

@@ -82,7 +82,8 @@ def nbgrader_notebook(nb, *, points: float = 1.0, derivation_points: float = 2.0
             if "derivation" in tags:
                 derivations += 1
                 m = _EX_ID.search(cell.source)
-                gid = f"deriv{m.group(1).replace('.', '_')}" if m else f"derivation_{derivations}"
+                ex = cell.metadata.get("dlnlib_exercise") or (m.group(1) if m else None)  # set by the answer cells
+                gid = f"deriv{str(ex).replace('.', '_')}" if ex else f"derivation_{derivations}"
                 cell.metadata["nbgrader"] = _meta(gid, solution=True, grade=True, locked=False,
                                                   points=derivation_points)
             cells.append(cell)

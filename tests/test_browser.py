@@ -8,7 +8,9 @@ Redraw latency, in Voila and in JupyterLab: every slider of every slider noteboo
 loaded in the page is measured; median and worst per notebook are printed (run with ``-s``) and appended to
 ``artifacts/browser/latency.txt``. The targets are a median under 60 ms and a worst under 150 ms; they are
 asserted only with ``DLNLIB_STRICT_TIMING=1`` (on a machine shared with other jobs the worst case measures
-the other jobs). The clickable phase portrait of notebook 02 is clicked in both front-ends and must move.
+the other jobs). These measurements (marked ``latency``) take about ten minutes, so ``make test`` leaves them out
+(pyproject's ``-m "not latency"``) and ``make bench`` runs them (``pytest -s -m latency tests/test_browser.py``).
+The clickable phase portrait of notebook 02 is clicked in both front-ends and must move.
 
 Servers run on copies of the notebooks in a temporary folder with ``DLNLIB_FIGURES`` there too, so neither
 autosave nor ``savefig`` touches the repository; they are stopped by PID (process group), even on failure.
@@ -205,6 +207,7 @@ def test_slider_moves_the_figure_in_a_real_browser(notebook, voila_server, brows
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         widget_img.scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / f"{notebook.stem}.png"), full_page=False)
+        assert_natural_size(page)
     finally:
         page.close()
 
@@ -303,6 +306,7 @@ def open_lab_notebook(page, url: str, count: int) -> None:
         timeout=240_000)
 
 
+@pytest.mark.latency
 @pytest.mark.parametrize("notebook", SLIDER_NOTEBOOKS, ids=lambda p: p.stem)
 def test_redraw_latency_in_voila(notebook, voila_server, browser):
     url = voila_server(notebook)
@@ -316,6 +320,7 @@ def test_redraw_latency_in_voila(notebook, voila_server, browser):
         page.close()
 
 
+@pytest.mark.latency
 @pytest.mark.parametrize("notebook", SLIDER_NOTEBOOKS, ids=lambda p: p.stem)
 def test_redraw_latency_in_jupyterlab(notebook, lab_server, browser):
     url = lab_server(notebook)

@@ -79,9 +79,10 @@ def test_setup_cell_on_colab_installs_from_the_repository_keeping_torch(monkeypa
 def test_setup_cell_without_a_repository_asks_for_it_on_colab(monkeypatch):
     # The stored cells carry whatever URL the repository names (none yet): a Colab user is told what to do.
     src = _setup_cell(NOTEBOOKS[0]).source
-    assert src == cell_source(repository_url(ROOT))
+    url = repository_url(ROOT)
+    assert src == cell_source(url)
     widgets, pip = _colab(monkeypatch, installed=False)
-    if repository_url(ROOT):
+    if url:
         exec(compile(src, "setup", "exec"), {})
         assert len(pip.calls) == 1
     else:
