@@ -229,6 +229,19 @@ def two_point_regression(lambda2: float = 0.01, lambda1: float = 1.0, *, device=
 SKLEARN_BINARY = ("digits", "breast_cancer")
 
 
+
+def _stratified_test_mask(y, test_fraction: float, seed, *, at_least_one: bool = False) -> torch.Tensor:
+    """Boolean mask of the test rows: ``test_fraction`` of each class of the -1/+1 labels ``y``, drawn with ``seed``
+    (class -1 first); ``at_least_one`` puts at least one row of each class in the test set."""
+    gen = make_generator(seed=seed)
+    test = torch.zeros(len(y), dtype=torch.bool)
+    for label in (-1.0, 1.0):
+        idx = torch.nonzero(y == label).flatten()
+        idx = idx[torch.randperm(len(idx), generator=gen)]
+        n = round(test_fraction * len(idx))
+        test[idx[: max(1, n) if at_least_one else n]] = True
+    return test
+
 def sklearn_binary(name: str, *, test_fraction: float = 0.3, seed: int = 0, device=None, dtype=None):
     """A two-class task bundled with scikit-learn (no download), labels -1/+1, split into train and test (notebook 05).
 
@@ -253,12 +266,7 @@ def sklearn_binary(name: str, *, test_fraction: float = 0.3, seed: int = 0, devi
         x, t = datasets.load_breast_cancer(return_X_y=True)
         x, y = torch.as_tensor(x), torch.where(torch.as_tensor(t) == 0, -1.0, 1.0)
     x, y = x.to(torch.float64), y.to(torch.float64)
-    gen = make_generator(seed=seed)
-    test = torch.zeros(len(y), dtype=torch.bool)
-    for label in (-1.0, 1.0):
-        idx = torch.nonzero(y == label).flatten()
-        idx = idx[torch.randperm(len(idx), generator=gen)]
-        test[idx[: round(test_fraction * len(idx))]] = True
+    test = _stratified_test_mask(y, test_fraction, seed)
     x_tr, x_te = x[~test], x[test]
     if name == "digits":
         varies = x_tr.std(0) > 0
@@ -345,12 +353,7 @@ def mnist_subset(digits=(3, 8), *, test_fraction: float = 0.3, seed: int = 0, st
     for label, k in zip((-1.0, 1.0), digits):
         if int((y == label).sum()) < 2:
             raise ValueError(f"digits: the file has {int((y == label).sum())} image(s) of digit {k}, expected >= 2")
-    gen = make_generator(seed=seed)
-    test = torch.zeros(len(y), dtype=torch.bool)
-    for label in (-1.0, 1.0):
-        idx = torch.nonzero(y == label).flatten()
-        idx = idx[torch.randperm(len(idx), generator=gen)]
-        test[idx[: max(1, round(test_fraction * len(idx)))]] = True
+    test = _stratified_test_mask(y, test_fraction, seed, at_least_one=True)
     x_tr, x_te = x[~test], x[test]
     std = x_tr.std(0, unbiased=False)
     varies = std > 0

@@ -12,7 +12,7 @@ import numpy as np
 from . import _np
 
 __all__ = ["plot_curve", "plot_curves", "plot_effective_paths", "plot_phases", "plot_spectrum_band",
-           "figure_pitfalls", "figure1", "figure2", "figure3", "figure4"]
+           "figure_pitfalls", "figure1", "figure2", "figure3", "figure4_grid"]
 
 GD_STYLE = {"ls": ":", "lw": 2.0}
 AGD_STYLE = {"ls": "-", "lw": 1.6}
@@ -175,23 +175,6 @@ def figure3(curves: list, theta3: dict, spectra1: dict, spectra2: dict, *, thres
         a.set_xlabel("iteration")
         a.set_title(name, fontsize=10)
         a.legend(frameon=False, fontsize=8)
-    return fig
-
-
-def figure4(datasets: dict):
-    """Figure 4: train and test loss per dataset. datasets: name -> {label: (train (T,), test (T,))}."""
-    fig, axes = _fig(2 * len(datasets), width=3.1)
-    for k, (name, runs) in enumerate(datasets.items()):
-        for label, (train, test) in runs.items():
-            style = GD_STYLE if label.startswith("GD") else AGD_STYLE
-            for ax, v in ((axes[2 * k], train), (axes[2 * k + 1], test)):
-                ax.plot(np.arange(len(_np(v))), _np(v), label=label, **style)
-        for ax, what in ((axes[2 * k], "train"), (axes[2 * k + 1], "test")):
-            ax.set_xscale("symlog", linthresh=1.0)
-            ax.set_yscale("log")
-            ax.set_xlabel("iteration")
-            ax.set_title(f"{name}: {what} loss", fontsize=10)
-            ax.legend(frameon=False, fontsize=8)
     return fig
 
 
