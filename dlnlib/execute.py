@@ -3,10 +3,11 @@
     python -m dlnlib.execute notebooks/*.ipynb
 
 Each notebook is run top to bottom by a fresh kernel of the current Python environment, with
-``PYTHONHASHSEED=0``, progress bars off and one intra-op thread (set here, so the same command works in
-PowerShell), and saved with its new outputs. Widget state is not stored (it would add megabytes and nbval
-ignores widget cells anyway). Prints each run time. Figures are written only with ``--figures DIR``
-(``make figures``); ``--no-save`` leaves the notebooks untouched.
+``PYTHONHASHSEED=0``, progress bars off, one intra-op thread and the same floating-point kernels on every
+CPU (:data:`CHECKED_ENV`; set here, so the same command works in PowerShell), and saved with its new
+outputs. Widget state is not stored (it would add megabytes and nbval ignores widget cells anyway). Prints
+each run time. Figures are written only with ``--figures DIR`` (``make figures``); ``--no-save`` leaves the
+notebooks untouched.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from nbclient import NotebookClient
 
 __all__ = ["CHECKED_ENV", "checked_env", "expand_paths", "execute_notebook", "main"]
 
-CHECKED_ENV = {"PYTHONHASHSEED": "0", "DLNLIB_PROGRESS": "0", "OMP_NUM_THREADS": "1"}
+CHECKED_ENV = {"PYTHONHASHSEED": "0", "DLNLIB_PROGRESS": "0", "OMP_NUM_THREADS": "1",
+               # The same floating-point kernels on every x86-64 CPU with AVX2: torch's own kernels, MKL (torch's
+               # BLAS/LAPACK) and OpenBLAS (numpy's, scipy's) otherwise pick code paths by the processor, and
+               # round-off-level digits printed by the notebooks would differ between machines.
+               "ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "OPENBLAS_CORETYPE": "Haswell"}
+"""The regression-checked settings. Set before torch and numpy load: the last three are read when the
+libraries start (the Makefile sets them in the shell; kernels started by nbval or nbclient inherit them)."""
 
 
 def expand_paths(paths) -> list[str]:

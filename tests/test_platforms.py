@@ -3,6 +3,8 @@ Colab an install that keeps Colab's torch), the README's Windows commands contai
 and `python -m dlnlib.runchecks` sets the checked-run environment itself."""
 
 import importlib.util
+import os
+import platform
 import re
 import subprocess
 import sys
@@ -189,3 +191,17 @@ def test_dlnlib_commands_expand_wildcards_themselves(monkeypatch):
                                                     str(Path("notebooks") / "01_gradients.ipynb"), "README.md"]
     with pytest.raises(ValueError, match=r"paths: 'nothing\*\.ipynb' matches no file"):
         expand_paths(["nothing*.ipynb"])
+
+
+def test_makefile_and_python_route_use_the_same_checked_environment():
+    text = (ROOT / "Makefile").read_text().replace("\\\n", " ")
+    line = next(ln for ln in text.splitlines() if ln.startswith("CHECKED_ENV :="))
+    assert dict(kv.split("=", 1) for kv in line.split(":=", 1)[1].split()) == CHECKED_ENV
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="AVX2 pinning is for x86-64 CPUs")
+def test_checked_environment_pins_torch_kernels_to_avx2():
+    code = "import torch; print(torch.backends.cpu.get_cpu_capability())"
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **CHECKED_ENV}, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert out == "AVX2"
