@@ -13,6 +13,8 @@ BENCH_STAMP := $(VENV)/.installed-bench
 CHECKED_ENV := PYTHONHASHSEED=0 DLNLIB_PROGRESS=0 OMP_NUM_THREADS=1 ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=AVX2 \
                OPENBLAS_CORETYPE=Haswell
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+# One pytest worker per core; a file's tests stay on one worker (a notebook's cells share one kernel).
+PARALLEL := -n auto --dist loadfile
 
 .PHONY: setup lab test unit lint notebooks student nbgrader figures present bench clean
 NB ?= 00
@@ -35,7 +37,7 @@ lint: setup
 	$(BIN)/ruff check dlnlib tests benchmarks
 
 test: setup lint
-	$(CHECKED_ENV) $(BIN)/python -m pytest -q tests notebooks $(NBVAL)
+	$(CHECKED_ENV) $(BIN)/python -m pytest -q $(PARALLEL) tests notebooks $(NBVAL)
 
 unit: setup
 	$(CHECKED_ENV) $(BIN)/python -m pytest -q tests

@@ -33,8 +33,10 @@ __all__ = [
     "Claims",
     "ClaimsTable",
     "Criterion",
+    "ROUNDOFF",
     "at_least",
     "at_most",
+    "below",
     "between",
     "close_to",
     "greater_than",
@@ -53,6 +55,11 @@ REF_PATTERN = re.compile(r"\bclaims?\s+(\d{2}\.\d+[a-z]?)")
 
 _ID = re.compile(r"^\d{2}\.\d+[a-z]?$")
 
+ROUNDOFF = 1e-11
+"""Below this magnitude a measured number is round-off of float64 arithmetic on quantities of order one: its
+digits depend on the processor's kernels, so tables show it as a bound, never as digits. Verdicts are always
+computed from the exact number."""
+
 
 def fmt(value) -> str:
     """A measured value as printed in tables: numbers to 4 significant digits, mappings as ``k: v``."""
@@ -70,6 +77,34 @@ def fmt(value) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(fmt(v) for v in value) + "]"
     return str(value)
+
+
+def below(value, bound: float = ROUNDOFF) -> str:
+    """``value`` for print, or the bound it lies under when ``|value| < bound``: ``"< 1e-13"`` (``"> -1e-13"``
+    for a negative number). Use it for round-off-level numbers (a difference that should be zero, a residual),
+    whose digits differ between processors: ``print(f"max difference {below(err, 1e-13)}")``."""
+    v = _number("value", value)
+    b = _number("bound", bound)
+    if b <= 0:
+        raise ValueError(f"bound: got {b!r}, expected a number > 0")
+    if math.fabs(v) < b:
+        return f"< {fmt(b)}" if v >= 0 else f"> -{fmt(b)}"
+    return fmt(v)
+
+
+def _shown(value, bound: float | None) -> str:
+    """A measured value in a table: :func:`fmt`, except that numbers below :data:`ROUNDOFF` in magnitude show
+    as a bound: ``<= b`` when the criterion's own limit ``b`` is smaller and holds, ``< 1e-11`` otherwise."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}: {_shown(v, bound)}" for k, v in value.items())
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+        value = value.item()
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, numbers.Integral)) and value != 0 \
+            and math.isfinite(value) and math.fabs(value) < ROUNDOFF:
+        if bound is not None and bound < ROUNDOFF and value <= bound:
+            return f"<= {fmt(bound)}"
+        return below(value)
+    return fmt(value)
 
 
 def _number(name: str, value) -> float:
@@ -95,6 +130,8 @@ class Criterion:
     text: str
     test: Callable[[object], bool]
     gap_text: Callable[[object], str] | None = None
+    bound: float | None = None
+    """The upper limit of an :func:`at_most` criterion (used to show round-off-level measurements)."""
 
     def holds(self, value) -> bool:
         result = self.test(value)
@@ -110,7 +147,7 @@ def at_most(bound, *, what: str = "value") -> Criterion:
     """Holds when the measured number is <= ``bound``."""
     b = _number("bound", bound)
     return Criterion(f"{what} <= {fmt(b)}", lambda v: _number(what, v) <= b,
-                     lambda v: f"{fmt(_number(what, v))} > {fmt(b)}")
+                     lambda v: f"{fmt(_number(what, v))} > {fmt(b)}", bound=b)
 
 
 def at_least(bound, *, what: str = "value") -> Criterion:
@@ -243,9 +280,10 @@ class Claim:
     def measured_text(self) -> str:
         if self.reason is not None:
             return "—"
+        bound = self.criterion.bound if self.criterion is not None else None
         if self.cases is not None:
-            return "; ".join(f"{n}: {fmt(v)}" for n, v in self.cases.items())
-        return fmt(self.measured)
+            return "; ".join(f"{n}: {_shown(v, bound)}" for n, v in self.cases.items())
+        return _shown(self.measured, bound)
 
     def line(self) -> str:
         """One line: id, verdict and the numbers it rests on."""

@@ -128,7 +128,7 @@ def test_table_text_and_html():
     page = ledger.table()._repr_html_()
     assert "&lt;slides&gt;" in page and "<slides>" not in page
     assert page.count("<tr>") == 4
-    assert repr(ledger["03.1"]) == "claim 03.1: REPRODUCES — measured 2.5e-12; criterion value <= 1e-10"
+    assert repr(ledger["03.1"]) == "claim 03.1: REPRODUCES — measured < 1e-11; criterion value <= 1e-10"
     with pytest.raises(KeyError, match="03.9"):
         ledger["03.9"]
 
@@ -136,3 +136,36 @@ def test_table_text_and_html():
 def test_ref_pattern():
     text = "GD drifts (claim 03.4), as claims 03.5 and 03.12a show."
     assert C.REF_PATTERN.findall(text) == ["03.4", "03.5"]
+
+
+def test_below_shows_round_off_as_a_bound_and_larger_numbers_as_digits():
+    below = C.below
+    assert below(2.093e-14, 1e-12) == "< 1e-12"
+    assert below(-3.4e-16, 1e-13) == "> -1e-13"
+    assert below(0.0, 1e-13) == "< 1e-13"
+    assert below(2.5e-3, 1e-13) == "0.0025"
+    assert below(1e-12, 1e-12) == "1e-12"  # at the bound: digits, the bound is strict
+    with pytest.raises(ValueError, match="bound"):
+        below(1.0, 0)
+    with pytest.raises(ValueError, match="value"):
+        below(float("nan"))
+
+
+def test_tables_show_round_off_measurements_as_bounds_and_judge_the_exact_number():
+    c = C.Claims("04", "test")
+    tiny = c.add("04.1", "a residual vanishes", source="s", reported="proof", measured=2.093e-14,
+                 criterion=C.at_most(1e-10))
+    assert tiny.measured_text == "< 1e-11" and tiny.verdict == "reproduces"
+    strict = c.add("04.2", "a stricter residual", source="s", reported="proof", measured=2.55e-16,
+                   criterion=C.at_most(1e-14))
+    assert strict.measured_text == "<= 1e-14" and strict.verdict == "reproduces"
+    failing = c.add("04.3", "too strict", source="s", reported="proof", measured=2.55e-16, criterion=C.at_most(1e-17))
+    assert failing.measured_text == "< 1e-11" and failing.verdict == "differs"
+    pair = c.add("04.4", "Adam lower than GD", source="s", reported="observed",
+                 measured={"Adam": 2.09e-14, "GD": 1.857e-3}, criterion=C.less_than("Adam", "GD"))
+    assert pair.measured_text == "Adam: < 1e-11, GD: 0.001857" and pair.verdict == "reproduces"
+    negative = c.add("04.5", "no growth", source="s", reported="proof", cases={"a": -3.55e-12, "b": 9.7e-17},
+                     criterion=C.at_most(1e-15))
+    assert negative.measured_text == "a: <= 1e-15; b: <= 1e-15"
+    plain = c.add("04.6", "a rate", source="s", reported="0.8", measured=0.8123456, criterion=C.at_most(1))
+    assert plain.measured_text == "0.8123"
