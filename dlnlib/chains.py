@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .core import check_batch, check_choice, check_nonneg, get_device, make_generator, resolve_dtype
+from .core import batched_matmul, check_batch, check_choice, check_nonneg, get_device, make_generator, resolve_dtype
 
 __all__ = ["SCHEMES", "init_chain", "end_to_end", "layer_gradients", "validate_chain", "apply_chain"]
 
@@ -163,7 +163,7 @@ def _prefix_products(chain) -> list[torch.Tensor]:
 
 def apply_chain(chain, X) -> torch.Tensor:
     """Network outputs for data rows: ``X`` of shape ``(*batch, n, d_0)`` -> ``(*batch, n, d_N)``."""
-    return X @ end_to_end(chain).transpose(-1, -2)
+    return batched_matmul(X, end_to_end(chain).transpose(-1, -2))
 
 
 def layer_gradients(chain, grad_w: torch.Tensor) -> list[torch.Tensor]:

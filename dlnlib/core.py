@@ -24,6 +24,7 @@ __all__ = [
     "check_int",
     "check_choice",
     "check_batch",
+    "batched_matmul",
 ]
 
 
@@ -99,8 +100,12 @@ def make_generator(
 
 
 def as_tensor(name: str, value, *, device=None, dtype=None, ndim_min: int = 0) -> torch.Tensor:
-    """``value`` as a floating tensor on dlnlib's device/dtype; ValueError naming ``name`` otherwise."""
-    dev = get_device(device)
+    """``value`` as a floating tensor on dlnlib's device/dtype; ValueError naming ``name`` otherwise.
+
+    device None: a tensor stays on its own device (it already says where it lives); anything else goes to
+    ``get_device("auto")``.
+    """
+    dev = value.device if device is None and isinstance(value, torch.Tensor) else get_device(device)
     dt = resolve_dtype(dtype)
     try:
         t = torch.as_tensor(value, dtype=dt, device=dev)
@@ -164,3 +169,18 @@ def check_batch(name: str, batch) -> tuple[int, ...]:
         if isinstance(b, bool) or not isinstance(b, numbers.Integral) or b < 1:
             raise ValueError(f"{name}: got {batch!r}, expected a tuple of positive integers")
     return tuple(int(b) for b in shape)
+
+
+def batched_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a @ b`` computed one trial at a time, whatever the number of trials stacked in the batch.
+
+    ``torch.matmul`` folds a batched operand against a 2-D one into a single large matrix product, whose
+    rounding on some CPUs depends on how many trials were stacked (the BLAS picks kernels by size). Both
+    operands are broadcast to their common batch first, so every trial goes through the same small product
+    and a trial's result does not depend on the trials beside it (the engine's batched == one-at-a-time
+    promise, on every CPU).
+    """
+    if a.ndim < 3 and b.ndim < 3:
+        return a @ b
+    batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    return a.expand(batch + a.shape[-2:]) @ b.expand(batch + b.shape[-2:])

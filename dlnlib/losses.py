@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from .chains import _layer_gradients, _prefix_products, validate_chain
-from .core import as_tensor, check_choice
+from .core import as_tensor, batched_matmul, check_choice
 
 __all__ = ["Loss", "SquaredError", "LpLoss", "DiagonalCompletion", "ChainLoss"]
 
@@ -135,13 +135,13 @@ class SquaredError(Loss):
         return obj
 
     def value(self, W):
-        return self.const - (W * self.sigma_yx).sum((-2, -1)) + 0.5 * ((W @ self.sigma_xx) * W).sum((-2, -1))
+        return self.value_and_grad(W)[0]
 
     def grad(self, W):
-        return W @ self.sigma_xx - self.sigma_yx
+        return batched_matmul(W, self.sigma_xx) - self.sigma_yx
 
     def value_and_grad(self, W):
-        ws = W @ self.sigma_xx  # shared by the value and the gradient
+        ws = batched_matmul(W, self.sigma_xx)  # shared by the value and the gradient
         return self.const - (W * self.sigma_yx).sum((-2, -1)) + 0.5 * (ws * W).sum((-2, -1)), ws - self.sigma_yx
 
 
@@ -165,7 +165,7 @@ class LpLoss(Loss):
         return self  # the data are shared by all trials
 
     def _residual(self, W):
-        return self.X @ W.transpose(-1, -2) - self.Y
+        return batched_matmul(self.X, W.transpose(-1, -2)) - self.Y
 
     def value(self, W):
         r = self._residual(W)
@@ -174,13 +174,13 @@ class LpLoss(Loss):
     def grad(self, W):
         r = self._residual(W)
         g = torch.sign(r) * r.abs().pow(self.p - 1)
-        return g.transpose(-1, -2) @ self.X / self.X.shape[0]
+        return batched_matmul(g.transpose(-1, -2), self.X) / self.X.shape[0]
 
     def value_and_grad(self, W):
         r = self._residual(W)  # one residual for both
         value = r.abs().pow(self.p).sum((-2, -1)) / (self.p * self.X.shape[0])
         g = torch.sign(r) * r.abs().pow(self.p - 1)
-        return value, g.transpose(-1, -2) @ self.X / self.X.shape[0]
+        return value, batched_matmul(g.transpose(-1, -2), self.X) / self.X.shape[0]
 
 
 class DiagonalCompletion(Loss):

@@ -82,6 +82,16 @@ class TrainResult:
         return "; ".join(parts)
 
 
+def _check_same_device(loss, device: torch.device) -> None:
+    """The loss's data must live where the chain lives: a clear error instead of torch's mixed-device one."""
+    where = {str(v.device) for v in vars(loss).values() if isinstance(v, torch.Tensor)} - {str(device)}
+    if where:
+        raise ValueError(
+            f"loss: its data are on {', '.join(sorted(where))} but the chain is on {device}; build the loss"
+            f" with device={str(device)!r} (or move the chain with [w.to(...) for w in chain])"
+        )
+
+
 def _lr_tensor(lr, like: torch.Tensor) -> torch.Tensor:
     if isinstance(lr, torch.Tensor):
         check_positive("lr", lr)
@@ -122,6 +132,7 @@ class _Run:
         self.record_names, self.callbacks, self.rec_at = record, callbacks, rec_at
         ref = chain[0]
         lr_t = _lr_tensor(lr, ref)
+        _check_same_device(loss, ref.device)
         value, grads = loss.chain_value_and_grads(chain)
         try:
             batch = torch.broadcast_shapes(value.shape, lr_t.shape, *(w.shape[:-2] for w in chain))

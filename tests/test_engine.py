@@ -137,3 +137,18 @@ def test_the_engine_runs_on_cuda_with_the_cpu_iteration_counts():
     same = (gpu.stopped_at.cpu() == cpu.stopped_at).double().mean().item()
     assert same >= 0.99  # different matmul kernels may move a last bit and, rarely, a stop step by one
     assert torch.allclose(gpu.final_loss.cpu(), cpu.final_loss, rtol=0, atol=1e-9)
+
+
+def test_a_loss_built_from_a_tensor_stays_on_its_device_and_a_mixed_device_run_is_refused(monkeypatch):
+    # On a GPU machine "auto" means CUDA; a loss built from CPU tensors must stay on the CPU beside a CPU chain
+    # (the engine's first CUDA run found DiagonalCompletion(cpu_target) moved to the GPU, then a raw torch error).
+    from dlnlib import core
+
+    monkeypatch.setattr(core, "_auto_device", lambda: torch.device("meta"))
+    chain, phi = seed000(3)
+    loss = DiagonalCompletion(phi)
+    assert loss.target_diag.device.type == "cpu"
+    assert SquaredError(torch.ones(4, 2), torch.ones(4, 2)).sigma_xx.device.type == "cpu"
+    loss.target_diag = loss.target_diag.to("meta")  # as if built on another device
+    with pytest.raises(ValueError, match=r"loss: its data are on meta but the chain is on cpu; build the loss with"):
+        dlnlib.gradient_descent(chain, loss, lr=0.1, steps=5)
