@@ -92,18 +92,19 @@ def below(value, bound: float = ROUNDOFF) -> str:
     return fmt(v)
 
 
-def _shown(value, bound: float | None) -> str:
-    """A measured value in a table: :func:`fmt`, except that numbers below :data:`ROUNDOFF` in magnitude show
-    as a bound: ``<= b`` when the criterion's own limit ``b`` is smaller and holds, ``< 1e-11`` otherwise."""
+def _shown(value, bound: float | None, resolution: float = ROUNDOFF) -> str:
+    """A measured value in a table: :func:`fmt`, except that numbers below ``resolution`` (default
+    :data:`ROUNDOFF`) in magnitude show as a bound: ``<= b`` when the criterion's own limit ``b`` is smaller
+    and holds, ``< resolution`` otherwise."""
     if isinstance(value, Mapping):
-        return ", ".join(f"{k}: {_shown(v, bound)}" for k, v in value.items())
+        return ", ".join(f"{k}: {_shown(v, bound, resolution)}" for k, v in value.items())
     if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
         value = value.item()
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, numbers.Integral)) and value != 0 \
-            and math.isfinite(value) and math.fabs(value) < ROUNDOFF:
-        if bound is not None and bound < ROUNDOFF and value <= bound:
+            and math.isfinite(value) and math.fabs(value) < resolution:
+        if bound is not None and bound < resolution and value <= bound:
             return f"<= {fmt(bound)}"
-        return below(value)
+        return below(value, resolution)
     return fmt(value)
 
 
@@ -243,6 +244,7 @@ class Claim:
     cases: dict | None = None
     where: str | None = None
     reason: str | None = None
+    resolution: float = ROUNDOFF
     verdict: str = field(init=False, default="")
     detail: str = field(init=False, default="")
 
@@ -282,8 +284,8 @@ class Claim:
             return "—"
         bound = self.criterion.bound if self.criterion is not None else None
         if self.cases is not None:
-            return "; ".join(f"{n}: {_shown(v, bound)}" for n, v in self.cases.items())
-        return _shown(self.measured, bound)
+            return "; ".join(f"{n}: {_shown(v, bound, self.resolution)}" for n, v in self.cases.items())
+        return _shown(self.measured, bound, self.resolution)
 
     def line(self) -> str:
         """One line: id, verdict and the numbers it rests on."""
@@ -330,12 +332,18 @@ class Claims:
 
     def add(self, id: str, claim: str, *, source: str, reported: str, measured=None,  # noqa: A002
             criterion: Criterion, cases: Mapping | None = None, kind: str = "checked",
-            where: str | None = None) -> Claim:
+            where: str | None = None, resolution: float = ROUNDOFF) -> Claim:
         """Record a tested claim and return it (its repr is a one-line verdict to print where it is measured).
 
         measured: the number (or mapping of named numbers, or boolean) the criterion judges; or
         cases: a mapping case name -> measured value, judged one by one (verdict ``partly`` when some fail).
+        resolution: measured numbers smaller than this in magnitude are shown as ``< resolution``, not as
+        digits: :data:`ROUNDOFF` by default; larger for a numerical method's own error (an ODE solver's
+        tolerance), whose digits also change from one processor to another. The verdict uses the exact number.
         """
+        resolution = _number("resolution", resolution)
+        if not resolution > 0:
+            raise ValueError(f"resolution: got {resolution!r}, expected a number > 0")
         id = self._new_id(id)  # noqa: A001
         if kind not in KINDS:
             raise ValueError(f"kind: got {kind!r}, expected one of {', '.join(KINDS)}")
@@ -348,7 +356,7 @@ class Claims:
                 raise ValueError(f"cases: got {cases!r}, expected a non-empty mapping name -> measured value")
             cases = dict(cases)
         row = Claim(id, self._text("claim", claim), self._text("source", source), self._text("reported", reported),
-                    kind, measured=measured, criterion=criterion, cases=cases, where=where)
+                    kind, measured=measured, criterion=criterion, cases=cases, where=where, resolution=resolution)
         self._rows[id] = row
         return row
 

@@ -24,6 +24,7 @@ from .train import gradient_descent
 
 __all__ = [
     "mode_basis",
+    "canonical_span",
     "rect_diag",
     "random_mode_task",
     "mode_coordinates",
@@ -112,11 +113,15 @@ def rect_diag(s: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
 
 
 def mode_basis(sigma_yx):
-    """The SVD ``Sigma_yx = U S V^T`` (homework Eq. (4); Saxe et al. 2014), signs fixed deterministically.
+    """The SVD ``Sigma_yx = U S V^T`` (homework Eq. (4); Saxe et al. 2014), fixed so that it depends on
+    ``Sigma_yx`` alone and not on the LAPACK build that computed it.
 
     sigma_yx: (*batch, d_out, d_in) -> ``(U, s, V)`` with U (*batch, d_out, d_out), s (*batch, r) in
-    descending order, V (*batch, d_in, d_in). The sign of each pair (u^i, v^i) makes the largest-magnitude
-    entry of u^i positive, so the basis does not depend on the LAPACK build.
+    descending order, V (*batch, d_in, d_in). A simple singular value's pair (u^i, v^i) gets the sign that
+    makes the largest-magnitude entry of u^i positive. A repeated singular value (equal to within
+    ``DEGENERATE`` relative to the largest, as in the hierarchical tree's levels) only fixes a subspace, in which
+    LAPACK returns some basis: there U gets the basis of :func:`canonical_span` and ``V = Sigma_yx^T U / s``;
+    the null spaces (zero singular values and the columns beyond r) get :func:`canonical_span` bases too.
     """
     syx = _matrix("sigma_yx", sigma_yx)
     U, s, Vh = torch.linalg.svd(syx, full_matrices=True)
@@ -127,7 +132,57 @@ def mode_basis(sigma_yx):
     sign = torch.where(sign == 0, torch.ones_like(sign), sign)
     U = torch.cat([U[..., :, :r] * sign, U[..., :, r:]], dim=-1)
     V = torch.cat([V[..., :, :r] * sign, V[..., :, r:]], dim=-1)
-    return U, s, V
+    batch = syx.shape[:-2]
+    flat = [t.reshape(-1, *t.shape[len(batch):]).clone() for t in (syx, U, s, V)]
+    for k in range(flat[0].shape[0]):
+        _fix_repeated(*(t[k] for t in flat))
+    return tuple(t.reshape(*batch, *t.shape[1:]) for t in flat[1:])
+
+
+DEGENERATE = 1e-10  # relative gap under which two singular values count as one repeated value
+
+
+def canonical_span(Q: torch.Tensor) -> torch.Tensor:
+    """An orthonormal basis of the column span of ``Q`` (d, m) that depends on the span alone: Gram-Schmidt
+    (twice) on the columns of its projector ``Q Q^T`` in order, keeping those that add a direction (residual
+    norm above 1e-4); each basis vector's first significant entry is then positive."""
+    d, m = Q.shape
+    P = Q @ Q.transpose(-1, -2)
+    out = []
+    for j in range(d):
+        if len(out) == m:
+            break
+        v = P[:, j]
+        for _ in range(2):
+            for u in out:
+                v = v - (u @ v) * u
+        norm = float(v.norm())
+        if norm > 1e-4:
+            out.append(v / norm)
+    if len(out) < m:  # cannot happen for orthonormal Q: its projector's columns span an m-dimensional space
+        raise ValueError(f"Q: its columns span fewer than {m} dimensions; expected orthonormal columns")
+    return torch.stack(out, dim=-1) if out else Q
+
+
+def _fix_repeated(syx, U, s, V) -> None:
+    """In place on one matrix: canonical bases inside repeated singular values and inside the null spaces."""
+    r = s.shape[-1]
+    top = float(s[0]) if r else 0.0
+    tol = DEGENERATE * top
+    null = [i for i in range(r) if float(s[i]) <= tol]
+    i = 0
+    while i < r and float(s[i]) > tol:
+        j = i + 1
+        while j < r and float(s[i] - s[j]) <= tol and float(s[j]) > tol:
+            j += 1
+        if j - i > 1:
+            U[:, i:j] = canonical_span(U[:, i:j])
+            V[:, i:j] = syx.transpose(-1, -2) @ U[:, i:j] / s[i:j]
+        i = j
+    for M, d in ((U, U.shape[-1]), (V, V.shape[-1])):
+        cols = null + list(range(r, d))
+        if len(cols) > 1:
+            M[:, cols] = canonical_span(M[:, cols])
 
 
 def random_mode_task(s, d_out: int, d_in: int, *, generator=None, seed=None, device=None, dtype=None):

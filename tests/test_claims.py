@@ -169,3 +169,14 @@ def test_tables_show_round_off_measurements_as_bounds_and_judge_the_exact_number
     assert negative.measured_text == "a: <= 1e-15; b: <= 1e-15"
     plain = c.add("04.6", "a rate", source="s", reported="0.8", measured=0.8123456, criterion=C.at_most(1))
     assert plain.measured_text == "0.8123"
+    # a solver-level number (an ODE solved to rtol 1e-10) shows as a bound at the claim's own resolution
+    flow = c.add("04.7", "two flows coincide", source="s", reported="proof", measured=9.47e-10,
+                 criterion=C.at_most(1e-7), resolution=1e-8)
+    assert flow.measured_text == "< 1e-08" and flow.verdict == "reproduces" and "measured < 1e-08" in flow.line()
+    off = c.add("04.8", "a gap", source="s", reported="proof", measured=2e-7, criterion=C.at_most(1e-7),
+                resolution=1e-8)
+    assert off.measured_text == "2e-07" and off.verdict == "differs"  # above the resolution: digits, exact verdict
+    for bad in (0, -1e-8, float("nan"), "1e-8"):
+        with pytest.raises(ValueError, match="resolution"):
+            c.add(f"04.9{len(str(bad))}", "x", source="s", reported="proof", measured=1.0, criterion=C.at_most(2),
+                  resolution=bad)

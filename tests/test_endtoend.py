@@ -498,7 +498,11 @@ def test_exercise_4_4_and_4_5_expected_values_are_independent_and_exact():
         m, n = W.shape[-2:]
         eye = torch.eye(min(m, n), dtype=W.dtype)
         QQ = Q.mT @ Q if m >= n else Q @ Q.mT
-        assert float((QQ - eye).abs().max()) < 1e-13 and float((Q @ P - W).abs().max()) < 1e-13
+        # P comes from eigh of W^T W, whose condition number is kappa(W)^2: Q's departure from orthogonality is
+        # of order kappa^2 eps (measured 0.1-0.7 kappa^2 eps over the five cases)
+        s = torch.linalg.svdvals(W)
+        kappa2_eps = float((s[..., 0] / s[..., -1]).max()) ** 2 * torch.finfo(W.dtype).eps
+        assert float((QQ - eye).abs().max()) < 2 * kappa2_eps and float((Q @ P - W).abs().max()) < 1e-13
         assert float((P - P.mT).abs().max()) < 1e-14 and bool((torch.linalg.eigvalsh(P) > -1e-13).all())
     gaps = []
     for case in ex._cases_4_5():

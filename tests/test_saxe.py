@@ -416,3 +416,25 @@ def test_static_plots_return_axes():
         from dlnlib.plotting.saxe import plot_ab_plane
 
         plot_ab_plane(1.0, field="arrows")
+
+
+def test_mode_basis_fixes_repeated_singular_values_and_null_spaces_whatever_basis_lapack_returns():
+    # The tree's levels repeat singular values (0.6124 twice, 0.3536 four times): LAPACK may return any basis of
+    # those subspaces, and different processors do. mode_basis must return the same one for any of them.
+    X, Y = dlnlib.data.hierarchical_tree(3)
+    syx = dlnlib.SquaredError(X, Y).sigma_yx
+    U, s, V = saxe.mode_basis(syx)
+    r = s.numel()
+    assert torch.allclose(U[:, :r] @ torch.diag(s) @ V[:, :r].T, syx, rtol=0, atol=1e-14)
+    assert float((U.T @ U - torch.eye(15, dtype=F64)).abs().max()) < 1e-14
+    assert float((V.T @ V - torch.eye(8, dtype=F64)).abs().max()) < 1e-13
+    gen = torch.Generator().manual_seed(3)
+    for block in ((2, 4), (4, 8), (8, 15)):  # the two repeated levels, then U's null space
+        i, j = block
+        R, _ = torch.linalg.qr(torch.randn(j - i, j - i, generator=gen, dtype=F64))
+        other = U[:, i:j] @ R  # another orthonormal basis of the same subspace, as another LAPACK might return
+        assert not torch.allclose(other, U[:, i:j], atol=1e-3)
+        assert float((saxe.canonical_span(other) - U[:, i:j]).abs().max()) < 1e-13
+    # a batch gives each matrix's own basis, null-space columns included
+    Ub, sb, Vb = saxe.mode_basis(torch.stack([syx, 2 * syx]))
+    assert torch.allclose(Ub[1], U, rtol=0, atol=1e-14) and torch.allclose(Vb[1], V, rtol=0, atol=1e-14)
