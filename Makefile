@@ -8,10 +8,10 @@ STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 # Regression-checked runs (dlnlib.execute.CHECKED_ENV): fixed hashing, no progress bars in stored outputs, one
 # intra-op thread (every tensor here is tiny: threads only add hand-off cost, and one thread keeps sums
-# bit-identical), and the AVX2 kernels of torch, MKL and OpenBLAS on every CPU, so that round-off digits match
-# across machines.
+# bit-identical), the AVX2 kernels of torch, MKL and OpenBLAS, so that round-off digits match across machines,
+# and the CPU on a GPU machine too (the stored outputs are the CPU's; the CUDA test moves its own tensors).
 CHECKED_ENV := PYTHONHASHSEED=0 DLNLIB_PROGRESS=0 OMP_NUM_THREADS=1 ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=AVX2 \
-               OPENBLAS_CORETYPE=Haswell
+               OPENBLAS_CORETYPE=Haswell DLNLIB_DEVICE=cpu
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 # One pytest worker per core; a file's tests stay on one worker (a notebook's cells share one kernel).
 PARALLEL := -n auto --dist loadfile

@@ -28,8 +28,10 @@ CHECKED_ENV = {"PYTHONHASHSEED": "0", "DLNLIB_PROGRESS": "0", "OMP_NUM_THREADS":
                # The same floating-point kernels on every x86-64 CPU with AVX2: torch's own kernels, MKL (torch's
                # BLAS/LAPACK) and OpenBLAS (numpy's, scipy's) otherwise pick code paths by the processor, and
                # round-off-level digits printed by the notebooks would differ between machines.
-               "ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "OPENBLAS_CORETYPE": "Haswell"}
-"""The regression-checked settings. Set before torch and numpy load: the last three are read when the
+               "ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "OPENBLAS_CORETYPE": "Haswell",
+               # stored outputs are the CPU's: a GPU machine computes them there too (the CUDA test still runs)
+               "DLNLIB_DEVICE": "cpu"}
+"""The regression-checked settings. Set before torch and numpy load: the kernel pins are read when the
 libraries start (the Makefile sets them in the shell; kernels started by nbval or nbclient inherit them)."""
 
 
