@@ -5,8 +5,9 @@ end-to-end matrix ``W`` by ``dW/dt = -A_W(grad F(W))`` with the preconditioning 
 
     A_W(Z) = sum_{j=1}^{N} (W W^T)^{(j-1)/N} Z (W^T W)^{(N-j)/N}        (Arora et al. 2018, Theorem 1).
 
-This module computes that operator stably (symmetric eigendecompositions of the two Gram matrices
-with a clamped spectrum: exact for singular and rank-deficient W, never NaN), writes it as a
+This module computes that operator stably (from the singular value decomposition of W, whose small singular
+values keep their accuracy where the Gram matrices' eigenvalues would square the condition number; singular
+values at round-off level count as zero, so singular and rank-deficient W are exact, never NaN), writes it as a
 ``d^2 x d^2`` matrix, gives the single-output form, and turns it into a ``direction=`` for the one
 training engine ``dlnlib.gradient_descent`` so that downstairs runs are a chain of one matrix ``[W]``.
 It also holds the pieces of the notebook's experiments: the upstairs/downstairs equivalence gap,
@@ -107,8 +108,10 @@ def psd_power(S: torch.Tensor, alpha: float) -> torch.Tensor:
     """``S^alpha`` for symmetric positive semi-definite ``S`` via ``eigh`` with a clamped spectrum (notebook 04).
 
     S: (*batch, d, d), symmetric PSD (it is symmetrised first); alpha: real >= 0, with ``S^0 = I``
-    (also for singular S). Eigenvalues below ``d * eps * lambda_max`` count as 0, so the result is exact
-    for singular and rank-deficient S and never NaN. Returns (*batch, d, d).
+    (also for singular S). Eigenvalues of size below ``8 d eps lambda_max`` are round-off of an exact 0 (of
+    either sign) and count as 0, so the result is exact for singular and rank-deficient S and never NaN. A
+    negative eigenvalue beyond that is a ValueError (S is not PSD), and so is a power that overflows float64.
+    Returns (*batch, d, d).
     """
     S = _check_matrix("S", S, square=True)
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not math.isfinite(alpha) or alpha < 0:
@@ -117,8 +120,16 @@ def psd_power(S: torch.Tensor, alpha: float) -> torch.Tensor:
     if alpha == 0:
         return torch.eye(d, dtype=S.dtype, device=S.device).expand(S.shape).clone()
     evals, evecs = _sym_eigh(0.5 * (S + S.transpose(-1, -2)))
-    evals = _clamp_spectrum(evals, d)
-    return (evecs * evals.pow(alpha).unsqueeze(-2)) @ evecs.transpose(-1, -2)
+    tol = 8 * d * torch.finfo(evals.dtype).eps * evals.abs().amax(-1, keepdim=True)
+    if bool((evals < -tol).any()):
+        worst = float(evals.min())
+        raise ValueError(f"S: has eigenvalue {worst:.3g} < 0, beyond round-off ({float(tol.max()):.2g}); expected a "
+                         "positive semi-definite matrix")
+    out = (evecs * _clamp_spectrum(evals, d).pow(alpha).unsqueeze(-2)) @ evecs.transpose(-1, -2)
+    if not bool(torch.isfinite(out).all()):
+        raise ValueError(f"S^alpha: overflows {S.dtype} (largest eigenvalue {float(evals.max()):.3g}, alpha {alpha}); "
+                         "rescale S first (S^alpha = c^alpha (S / c)^alpha)")
+    return out
 
 
 def gram_spectra(W: torch.Tensor):
@@ -144,6 +155,58 @@ def _gram_spectra(W):
     return _clamp_spectrum(lam, size), U, _clamp_spectrum(mu, size), V
 
 
+def _two_product(a, b):
+    """``a * b = p + e`` exactly (Dekker's product with Veltkamp's split; no fused multiply-add needed)."""
+    p = a * b
+    ca, cb = 134217729.0 * a, 134217729.0 * b  # 2^27 + 1
+    ah, bh = ca - (ca - a), cb - (cb - b)
+    al, bl = a - ah, b - bh
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def _svd2(W):
+    """Closed-form SVD of a batch of 2 x 2 matrices: ``W = U diag(s) V^T``, s descending and >= 0.
+
+    W is a rotation by phi, a diagonal and a rotation by theta (half-angle formulas). The small singular value
+    is ``|det W| / s_1`` with the determinant from exact products, so it keeps its relative accuracy even when
+    it is far below eps * s_1 (LAPACK's bound is eps * s_1 absolute), at a fraction of the cost of
+    ``torch.linalg.svd``, which loops over the batch one small matrix at a time. W is scaled by a power of two
+    first (exact), so no intermediate overflows or underflows.
+    """
+    top = W.abs().amax((-2, -1))
+    scale = torch.exp2(torch.floor(torch.log2(torch.where(top > 0, top, torch.ones_like(top)))))
+    a, b, c, d = (W / scale[..., None, None]).reshape(*W.shape[:-2], 4).unbind(-1)
+    E, F, G, H = 0.5 * (a + d), 0.5 * (a - d), 0.5 * (c + b), 0.5 * (c - b)
+    Q, R = torch.hypot(E, H), torch.hypot(F, G)
+    theta, phi = 0.5 * (torch.atan2(H, E) - torch.atan2(G, F)), 0.5 * (torch.atan2(H, E) + torch.atan2(G, F))
+    (p1, e1), (p2, e2) = _two_product(a, d), _two_product(b, c)
+    det = (p1 - p2) + (e1 - e2)
+    s1 = Q + R
+    s2 = det.abs() / torch.where(s1 > 0, s1, torch.ones_like(s1))
+    flip = torch.where(det < 0, -torch.ones_like(det), torch.ones_like(det))
+    cp, sp, ct, st = torch.cos(phi), torch.sin(phi), torch.cos(theta), torch.sin(theta)
+    U = torch.stack((cp, -sp, sp, cp), -1).reshape(W.shape)
+    V = torch.stack((ct, st * flip, -st, ct * flip), -1).reshape(W.shape)  # V = R(theta)^T, 2nd column * flip
+    return U, torch.stack((s1, s2), -1) * scale[..., None], V
+
+
+def _svd_roots(W, depth: int):
+    """``(rho, U, nu, V)``: ``W = U diag(s) V^T`` (full U, V), ``rho = lam^{1/N}`` for the eigenvalues lam of
+    ``W W^T`` (``s^{2/N}``, then zeros up to m) and ``nu`` likewise for ``W^T W`` (up to n). Singular values
+    below ``4 max(m, n) eps s_max`` are round-off of an exact zero and count as 0 (exact for singular W)."""
+    m, n = W.shape[-2:]
+    if m == n == 2:
+        U, s, V = _svd2(W)
+    else:
+        U, s, Vh = torch.linalg.svd(W, full_matrices=True)
+        V = Vh.transpose(-1, -2)
+    tol = 4 * max(m, n) * torch.finfo(W.dtype).eps * s[..., :1]
+    roots = torch.where(s > tol, s, torch.zeros_like(s)).pow(2.0 / depth)
+    rho = torch.nn.functional.pad(roots, (0, m - roots.shape[-1]))
+    nu = torch.nn.functional.pad(roots, (0, n - roots.shape[-1]))
+    return rho, U, nu, V
+
+
 def preconditioner_weights(lam: torch.Tensor, mu: torch.Tensor, depth: int) -> torch.Tensor:
     """``c_ik = sum_{j=1}^N lam_i^{(j-1)/N} mu_k^{(N-j)/N}``: A_W's eigenvalues on ``u_i v_k^T`` (notebook 04).
 
@@ -155,10 +218,14 @@ def preconditioner_weights(lam: torch.Tensor, mu: torch.Tensor, depth: int) -> t
 
 
 def _weights(lam, mu, depth):
-    # With rho = lam^{1/N} and nu = mu^{1/N} the weights are sum_j rho^{j-1} nu^{N-j}: two fractional
-    # powers and integer powers by repeated products (starting from ones keeps 0^0 = 1).
-    rho = lam.pow(1.0 / depth).unsqueeze(-1)  # (*, m, 1)
-    nu = mu.pow(1.0 / depth).unsqueeze(-2)  # (*, 1, n)
+    return _root_weights(lam.pow(1.0 / depth), mu.pow(1.0 / depth), depth)
+
+
+def _root_weights(rho, nu, depth):
+    # With rho = lam^{1/N} and nu = mu^{1/N} the weights are sum_j rho^{j-1} nu^{N-j}: integer powers by
+    # repeated products (starting from ones keeps 0^0 = 1).
+    rho = rho.unsqueeze(-1)  # (*, m, 1)
+    nu = nu.unsqueeze(-2)  # (*, 1, n)
     nu_pows = [torch.ones_like(nu)]
     for _ in range(depth - 1):
         nu_pows.append(nu_pows[-1] * nu)
@@ -173,9 +240,10 @@ def preconditioned_gradient(W: torch.Tensor, grad: torch.Tensor, depth: int) -> 
     """``A_W(G) = sum_{j=1}^N (W W^T)^{(j-1)/N} G (W^T W)^{(N-j)/N}`` (Arora et al. 2018, Theorem 1; notebook 04).
 
     One downstairs step is ``W - eta * preconditioned_gradient(W, dF/dW, N)``. Computed in the
-    eigenbases of the two Gram matrices (``U^T A_W(G) V = c * (U^T G V)``, c from
-    ``preconditioner_weights``), so it costs two ``eigh`` per matrix for any depth, is exact for
-    singular W and never NaN. W: (*batch, m, n); grad: (*batch', m, n), batches broadcast;
+    singular bases of W (``U^T A_W(G) V = c * (U^T G V)``, c from ``preconditioner_weights`` with
+    ``lam^{1/N} = s^{2/N}``), so it costs one SVD per matrix for any depth (a closed form for 2 x 2), keeps
+    the accuracy of W's small singular values (the Gram matrices would square the condition number), is
+    exact for singular W and never NaN. W: (*batch, m, n); grad: (*batch', m, n), batches broadcast;
     depth: N >= 1 (N = 1 returns grad). Returns (*broadcast batch, m, n).
     """
     W = _check_matrix("W", W)
@@ -195,9 +263,9 @@ def preconditioned_gradient(W: torch.Tensor, grad: torch.Tensor, depth: int) -> 
 def _preconditioned(W, grad, depth):
     if depth == 1:
         return grad.expand(torch.broadcast_shapes(W.shape, grad.shape)).clone()
-    lam, U, mu, V = _gram_spectra(W)
+    rho, U, nu, V = _svd_roots(W, depth)
     inner = U.transpose(-1, -2) @ grad @ V
-    return U @ (_weights(lam, mu, depth) * inner) @ V.transpose(-1, -2)
+    return U @ (_root_weights(rho, nu, depth) * inner) @ V.transpose(-1, -2)
 
 
 def preconditioner_matrix(W: torch.Tensor, depth: int) -> torch.Tensor:
@@ -209,8 +277,8 @@ def preconditioner_matrix(W: torch.Tensor, depth: int) -> torch.Tensor:
     W = _check_matrix("W", W)
     depth = _check_depth(depth)
     m, n = W.shape[-2:]
-    lam, U, mu, V = _gram_spectra(W)
-    c = _weights(lam, mu, depth)  # (*, m, n)
+    rho, U, nu, V = _svd_roots(W, depth)
+    c = _root_weights(rho, nu, depth)  # (*, m, n)
     # Eigenvectors of A are vec(u_i v_k^T) = kron(u_i, v_k) in row-major order.
     basis = U[..., :, None, :, None] * V[..., None, :, None, :]  # (*, a, b, i, k) = U[a, i] V[b, k]
     basis = basis.reshape(*W.shape[:-2], m * n, m * n)  # kron(U, V): rows (a, b), columns (i, k)
@@ -450,21 +518,33 @@ def circulation(field: Callable[[torch.Tensor], torch.Tensor], W0: torch.Tensor,
 # ---------------------------------------------------------------------------------------------
 
 
+LP_MAX_ITERS = 10_000
+
+
 def lp_optimum(loss: LpLoss, *, iters: int = 100, tol: float = 1e-13):
     """Minimiser and minimum of the convex l_p regression loss (damped Newton from least squares; notebook 04).
 
     loss: a ``dlnlib.LpLoss`` with X (n, d_in), Y (n, d_out) (outputs decouple: one Newton solve per
     output). Returns ``(W_star (d_out, d_in), L_star (0-d tensor))``; for p = 2 the least-squares
-    solution. Raises ValueError if X has rank < d_in (no unique minimiser).
+    solution. The least-squares start comes from a Householder QR of X (``torch.linalg.lstsq``'s default driver
+    gave run-to-run last-bit differences). iters: Newton steps allowed, 1 to ``LP_MAX_ITERS``; tol: the
+    Newton decrement at which to stop. Raises ValueError if X has rank < d_in (no unique minimiser) or if
+    Newton has not converged within ``iters`` steps.
     """
     if not isinstance(loss, LpLoss):
         raise ValueError(f"loss: got {type(loss).__name__}, expected a dlnlib.LpLoss")
+    iters = check_int("iters", iters, minimum=1)
+    if iters > LP_MAX_ITERS:
+        raise ValueError(f"iters: got {iters}, expected at most {LP_MAX_ITERS} (Newton converges in tens of steps)")
+    check_positive("tol", tol, allow_tensor=False)
     X, Y, p = loss.X, loss.Y, loss.p
     if torch.linalg.matrix_rank(X) < X.shape[1]:
         raise ValueError(f"loss: X has rank {int(torch.linalg.matrix_rank(X))} < d_in = {X.shape[1]}, "
                          "expected full column rank (a unique l_p optimum)")
-    W = torch.linalg.lstsq(X, Y).solution.T.contiguous()  # (d_out, d_in)
+    Q, R = torch.linalg.qr(X)
+    W = torch.linalg.solve_triangular(R, Q.T @ Y, upper=True).T.contiguous()  # (d_out, d_in)
     if p != 2.0:
+        converged = False
         n = X.shape[0]
         for _ in range(iters):
             r = X @ W.T - Y  # (n, d_out)
@@ -476,7 +556,11 @@ def lp_optimum(loss: LpLoss, *, iters: int = 100, tol: float = 1e-13):
                 t *= 0.5
             W = W - t * step
             if float((g * step).sum()) < tol * max(1.0, float(f0)):
+                converged = True
                 break
+        if not converged:
+            raise ValueError(f"iters: Newton's method did not reach tol = {tol:g} in {iters} steps; allow more "
+                             "steps or a larger tol")
     return W, loss.value(W)
 
 

@@ -81,10 +81,26 @@ def test_two_by_two_eigh_reconstructs_including_degenerate_cases():
     (torch.eye(3, dtype=torch.float64), -0.5, r"alpha: got -0.5, expected a finite real number >= 0"),
     (torch.full((2, 2), float("nan"), dtype=torch.float64), 0.5, "S: contains NaN"),
     ([[1.0, 0.0], [0.0, 1.0]], 0.5, r"S: got list, expected a floating tensor"),
+    # negative beyond round-off: not PSD (before, silently set to 0); a power beyond float64's range
+    (torch.diag(torch.tensor([1.0, -1e-6], dtype=torch.float64)), 0.5,
+     r"S: has eigenvalue -1e-06 < 0, beyond round-off .*expected a positive semi-definite matrix"),
+    (torch.diag(torch.tensor([1e300, 1.0], dtype=torch.float64)), 2.0, r"S\^alpha: overflows torch.float64"),
 ])
 def test_psd_power_rejects_bad_input(bad, alpha, match):
     with pytest.raises(ValueError, match=match):
         e2e.psd_power(bad, alpha)
+
+
+def test_psd_power_takes_round_off_negative_eigenvalues_as_zero():
+    # B B^T of rank 2 in 4 dimensions: eigh returns two eigenvalues of size ~1e-16 whose signs are round-off
+    B = torch.randn(4, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    S = B @ B.T
+    for S_ in (S, S - 1e-15 * torch.eye(4, dtype=torch.float64)):  # pushed just below zero: still round-off
+        out = e2e.psd_power(S_, 1 / 3)
+        assert bool(torch.isfinite(out).all())
+    U, s, _ = torch.linalg.svd(B, full_matrices=False)
+    exact = U @ torch.diag(s ** (2 / 3)) @ U.T
+    assert float((e2e.psd_power(S, 1 / 3) - exact).abs().max()) < 1e-13
 
 
 # ------------------------------------------------------------------------------ the operator A_W
@@ -314,6 +330,27 @@ def test_lp_optimum_rejects_rank_deficient_data_and_other_losses():
         e2e.lp_optimum(dlnlib.LpLoss(X, torch.ones(10, 1, dtype=torch.float64), 4))
     with pytest.raises(ValueError, match="expected a dlnlib.LpLoss"):
         e2e.lp_optimum(dlnlib.SquaredError(X, torch.ones(10, 1, dtype=torch.float64)))
+    X, Y = dlnlib.data.sklearn_regression("diabetes", device="cpu")
+    loss = dlnlib.LpLoss(X, Y, 4)
+    for bad in (0, -1, 2.5, True, e2e.LP_MAX_ITERS + 1):
+        with pytest.raises(ValueError, match="iters"):
+            e2e.lp_optimum(loss, iters=bad)
+    with pytest.raises(ValueError, match=r"iters: Newton's method did not reach tol = 1e-13 in 2 steps"):
+        e2e.lp_optimum(loss, iters=2)  # too few steps: an error, not a wrong optimum
+    for bad in (0, -1e-3, float("nan")):
+        with pytest.raises(ValueError, match="tol"):
+            e2e.lp_optimum(loss, tol=bad)
+
+
+def test_lp_optimum_is_bit_identical_from_run_to_run():
+    # torch.linalg.lstsq's default driver gave last-bit differences between calls (5 of 20 repeats differed here),
+    # which reached figures/04_lp_depth.png; the Householder QR start is deterministic
+    X, Y = dlnlib.data.sklearn_regression("diabetes", device="cpu")
+    for p in (2, 4):
+        first = e2e.lp_optimum(dlnlib.LpLoss(X, Y, p))
+        for _ in range(10):
+            again = e2e.lp_optimum(dlnlib.LpLoss(X, Y, p))
+            assert torch.equal(first[0], again[0]) and torch.equal(first[1], again[1])
 
 
 def test_lr_grid():
@@ -511,3 +548,67 @@ def test_exercise_4_4_and_4_5_expected_values_are_independent_and_exact():
         assert float((v - e2e.upstairs_velocity(chain, G)).abs().max()) < 1e-12 * max(1.0, float(v.abs().max()))
         gaps.append(float((e2e.preconditioned_gradient(dlnlib.end_to_end(chain), G, len(chain)) - v).abs().max()))
     assert min(gaps[:3]) > 1.0 and max(gaps[3:]) < 1e-12
+
+
+def _mp_preconditioned(W, G, N):
+    """A_W(G) for the float64 matrix W in 60-digit arithmetic (mpmath's SVD of W): the oracle."""
+    import mpmath as mp
+
+    with mp.workdps(60):
+        U, S, Vt = mp.svd_r(mp.matrix(W.tolist()), full_matrices=True)
+        m, n = W.shape
+        r = min(m, n)
+        rho = [S[i] ** (mp.mpf(2) / N) if i < r else mp.mpf(0) for i in range(m)]
+        nu = [S[k] ** (mp.mpf(2) / N) if k < r else mp.mpf(0) for k in range(n)]
+        inner = U.T * mp.matrix(G.tolist()) * Vt.T
+        for i in range(m):
+            for k in range(n):
+                inner[i, k] *= mp.fsum(rho[i] ** (j - 1) * nu[k] ** (N - j) for j in range(1, N + 1))
+        out = U * inner * Vt
+        return torch.tensor([[float(out[i, k]) for k in range(n)] for i in range(m)], dtype=torch.float64)
+
+
+@pytest.mark.parametrize("m,n", [(2, 2), (5, 5), (4, 3)])
+def test_preconditioned_gradient_is_as_accurate_as_the_input_allows_on_near_singular_w(m, n):
+    # Against a 60-digit oracle, for condition numbers 1e4, 1e8 and 1e12 and depths 10 and 50. 2 x 2 (the closed
+    # form, with an exact determinant): relative error <= 1e-13 at every condition number (measured <= 1.3e-15).
+    # Larger W (LAPACK's SVD): at most 1e-13, or 4 times what changing W by one unit in its last place moves the
+    # exact answer (the problem's own sensitivity, 1e-12..1e-6 here: no method fed float64 W can promise less);
+    # measured 0.1-1.2 times that sensitivity. The Gram-matrix route it replaces was off by up to 4.7e-2.
+    eps = torch.finfo(torch.float64).eps
+    for smin in (1e-4, 1e-8, 1e-12):
+        gen = torch.Generator().manual_seed(1)
+        U, _ = torch.linalg.qr(torch.randn(m, m, generator=gen, dtype=torch.float64))
+        V, _ = torch.linalg.qr(torch.randn(n, n, generator=gen, dtype=torch.float64))
+        r = min(m, n)
+        s = torch.logspace(0, math.log10(smin), r, dtype=torch.float64)
+        W = U[:, :r] @ torch.diag(s) @ V[:, :r].T
+        G = torch.randn(m, n, generator=gen, dtype=torch.float64)
+        for N in (10, 50):
+            exact = _mp_preconditioned(W, G, N)
+            err = float((e2e.preconditioned_gradient(W, G, N) - exact).norm() / exact.norm())
+            if m == n == 2:
+                assert err <= 1e-13, (smin, N, err)
+                continue
+            signs = [torch.sign(torch.randn(W.shape, generator=gen, dtype=W.dtype)) for _ in range(3)]
+            sens = max(float((_mp_preconditioned(W * (1 + eps * z), G, N) - exact).norm() / exact.norm())
+                       for z in signs)
+            assert err <= max(1e-13, 4 * sens), (smin, N, err, sens)
+
+
+def test_closed_form_2x2_svd_matches_lapack_and_reconstructs():
+    gen = torch.Generator().manual_seed(5)
+    W = torch.randn(500, 2, 2, generator=gen, dtype=torch.float64)
+    special = torch.tensor([[[0.0, 0.0], [0.0, 0.0]], [[1.0, 0.0], [0.0, -2.0]], [[1.0, 2.0], [2.0, 4.0]],
+                            [[0.0, 3.0], [0.0, 0.0]], [[1e-300, 0.0], [0.0, 1e300]], [[-1.0, 0.0], [0.0, -1.0]]],
+                           dtype=torch.float64)
+    W = torch.cat([W, special])
+    U, s, V = e2e._svd2(W)
+    eye = torch.eye(2, dtype=torch.float64)
+    assert float((U.mT @ U - eye).abs().max()) < 1e-15 and float((V.mT @ V - eye).abs().max()) < 1e-15
+    assert bool((s[..., 0] >= s[..., 1]).all()) and bool((s >= 0).all())
+    scale = s[..., :1, None]
+    assert float(((U * s[..., None, :] @ V.mT - W).abs() / torch.where(scale > 0, scale, 1)).max()) < 1e-15
+    lapack = torch.linalg.svdvals(W)  # agrees to LAPACK's own accuracy, eps * s_max (measured <= 2.3e-16)
+    assert float(((s - lapack).abs() / torch.where(scale[..., 0] > 0, scale[..., 0], 1)).max()) < 1e-15
+    assert s[-4, 1] == 0 and s[-3, 1] == 0 and s[-6].abs().max() == 0  # rank one and zero: exactly 0
