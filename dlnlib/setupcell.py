@@ -14,6 +14,7 @@ asks a Colab user to fill it in rather than guess. Re-execute the notebooks afte
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -62,11 +63,16 @@ def cell_source(repo: str = "") -> str:
 
 def repository_url(root: Path = Path(".")) -> str:
     """The repository URL from pyproject.toml's [project.urls] Repository or git's origin remote, else ""."""
-    import tomllib
-
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
-        url = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("urls", {}).get("Repository")
+        text = pyproject.read_text(encoding="utf-8")
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10 has no tomllib: read the one key by pattern
+            found = re.search(r'^\[project\.urls\][^\[]*?^Repository\s*=\s*"([^"]+)"', text, re.M | re.S)
+            url = found.group(1) if found else None
+        else:
+            url = tomllib.loads(text).get("project", {}).get("urls", {}).get("Repository")
         if url:
             return url
     res = subprocess.run(["git", "remote", "get-url", "origin"], cwd=root, capture_output=True, text=True)

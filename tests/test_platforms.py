@@ -205,3 +205,14 @@ def test_checked_environment_pins_torch_kernels_to_avx2():
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **CHECKED_ENV}, capture_output=True,
                          text=True, check=True).stdout.strip()
     assert out == "AVX2"
+
+
+def test_repository_url_is_read_from_pyproject_with_and_without_tomllib(tmp_path, monkeypatch):
+    # Python 3.10 (the oldest supported) has no tomllib; the URL must come out the same there
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n\n[project.urls]\nHomepage = "https://a.example"\n'
+                                             'Repository = "https://github.com/OWNER/REPO"\n\n[tool.x]\ny = 1\n')
+    assert repository_url(tmp_path) == "https://github.com/OWNER/REPO"
+    monkeypatch.setitem(sys.modules, "tomllib", None)  # import tomllib now fails as on Python 3.10
+    assert repository_url(tmp_path) == "https://github.com/OWNER/REPO"
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    assert repository_url(tmp_path) == ""
