@@ -4,8 +4,9 @@ Seed 000 (a 2023 report) times layerwise gradient descent ("upstairs") against t
 ("downstairs") on diagonal completion and reports 113.43 +- 15.84 and 180.34 +- 171.46 iterations over
 100 trials, without saying how it initialised, whether every trial had its own target, or whether its
 Eq. (1)'s factor 1/N was in the code. :func:`run_completion_readings` runs every combination of those
-choices in two batched engine calls (one upstairs, one downstairs), many independent 100-trial blocks
-each, and :func:`rank_readings` says how likely the reported numbers are under each.
+choices in two batched engine calls (one upstairs, one downstairs), and :func:`rank_readings` resamples
+100-trial blocks from those runs (with replacement: the blocks are not independent experiments) and says how
+likely the reported numbers are under each.
 
 Arora, Cohen & Hazan (2018, Sec. 8) compare depths 1-3 on l_p regression with a scalar output.
 :func:`depth_study` tunes each depth's learning rate with a geometric grid that brackets the depth's own
@@ -214,8 +215,9 @@ def rank_readings(runs: CompletionRuns, *, blocks: int = 2000, block_size: int =
                   seed: int = 0) -> list[dict]:
     """How likely seed 000's reported numbers are under each reading, best first (notebook 04).
 
-    A reading is (init, target mode, downstairs factor, meaning of "+-": the sample standard deviation
-    or the standard error sd / sqrt(n)). ``blocks`` 100-trial experiments are resampled from the runs
+    A reading is (init, target mode, downstairs factor, meaning of "+-"): the sample standard deviation on
+    both sides, the standard error sd / sqrt(n) on both, or one of each (``"se up, sd down"``,
+    ``"sd up, se down"``: a report can mix them). ``blocks`` 100-trial experiments are resampled from the runs
     (:func:`resample_blocks`). ``p``: the two-sided tail probabilities of the reported mean and spread,
     upstairs and downstairs, among the blocks; ``score``: the smallest of the four (a screening score, not
     a joint p-value); ``box_up``/``box_down``: the fraction of blocks whose mean AND spread both lie within
@@ -230,10 +232,11 @@ def rank_readings(runs: CompletionRuns, *, blocks: int = 2000, block_size: int =
     mu_up, sd_up, cens_up = block_statistics(up, runs.caps[0])
     mu_dn, sd_dn, cens_dn = block_statistics(down, runs.caps[1])
     rows = []
-    spreads = {"sd": 1.0, "standard error": 1.0 / math.sqrt(block_size)}
-    for (i, init), (m, mode), (f, factor), (spread, scale) in itertools.product(
+    se = 1.0 / math.sqrt(block_size)
+    spreads = {"sd": (1.0, 1.0), "standard error": (se, se), "se up, sd down": (se, 1.0), "sd up, se down": (1.0, se)}
+    for (i, init), (m, mode), (f, factor), (spread, (scale_up, scale_dn)) in itertools.product(
             enumerate(runs.inits), enumerate(runs.modes), enumerate(runs.factors), spreads.items()):
-        mu_u, s_u, mu_d, s_d = mu_up[i, m], sd_up[i, m] * scale, mu_dn[i, m, f], sd_dn[i, m, f] * scale
+        mu_u, s_u, mu_d, s_d = mu_up[i, m], sd_up[i, m] * scale_up, mu_dn[i, m, f], sd_dn[i, m, f] * scale_dn
         p = {"up mean": tail_probability(mu_u, reported_up[0]), "up spread": tail_probability(s_u, reported_up[1]),
              "down mean": tail_probability(mu_d, reported_down[0]),
              "down spread": tail_probability(s_d, reported_down[1])}

@@ -74,7 +74,7 @@ def test_run_completion_readings_tiny_case_matches_separate_runs():
                                              factor=1 / 3)
     assert int(down.stopped_at) == int(runs.down[0, 1, 1, 0, 2])
     rows = rp.rank_readings(runs, blocks=50, block_size=3)
-    assert len(rows) == 2 * 2 * 2 and rows[0]["score"] >= rows[-1]["score"]
+    assert len(rows) == 2 * 2 * 4 and rows[0]["score"] >= rows[-1]["score"]  # modes x factors x meanings of +-
 
 
 def test_rank_readings_finds_the_reading_that_generated_the_numbers():
@@ -86,6 +86,20 @@ def test_rank_readings_finds_the_reading_that_generated_the_numbers():
     rows = rp.rank_readings(runs, blocks=20, block_size=10, reported_up=(105.0, 5.27), reported_down=(150.0, 0.0))
     assert rows[0]["init"] == "a" and rows[0]["spread"] == "sd"
     assert all(r["score"] == 0.0 for r in rows if r["init"] == "b")
+
+
+def test_rank_readings_finds_a_report_that_mixes_a_standard_error_and_a_standard_deviation():
+    gen = torch.Generator().manual_seed(0)
+    up = 100 + torch.randint(-20, 21, (1, 1, 4, 50), generator=gen)
+    down = 150 + torch.randint(-60, 61, (1, 1, 1, 4, 50), generator=gen)
+    runs = rp.CompletionRuns(up=up, down=down, inits=("a",), modes=("new target per trial",), factors=(1.0,),
+                             caps=(1000, 1000))
+    sd_up, sd_dn = float(up.double().std()), float(down.double().std())
+    # reported: upstairs +- as a standard error of 25 trials, downstairs +- as a standard deviation
+    rows = rp.rank_readings(runs, blocks=400, block_size=25, reported_up=(100.0, sd_up / 5),
+                            reported_down=(150.0, sd_dn))
+    assert rows[0]["spread"] == "se up, sd down" and rows[0]["score"] > 0.05
+    assert next(r for r in rows if r["spread"] == "sd")["score"] == 0.0  # sd upstairs: far from sd / 5
 
 
 def _tiny_regression():
