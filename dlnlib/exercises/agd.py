@@ -216,10 +216,12 @@ register(Exercise(
         yhat = Theta c h with c the product of the other deep scalars. dL/dTheta = (c/n) h.(yhat - y) = -(c/n) h.E.
         The step Theta' = Theta + 1/2 Theta^2 (c/n) h.E changes the outputs by (Theta' - Theta) c h =
         (1/(2n)) Theta^2 c^2 h (h.E) = yhat (yhat.E)/(2n). So E' = (I - yhat yhat^T/(2n)) E  (Eq. (6)).
-        This matrix is 1 on the complement of yhat and 1 - ||yhat||^2/(2n) along yhat; with ||yhat||^2 < 2n
-        (Corollary 1) that factor lies in (0, 1), so the part of E^sol along yhat shrinks and no other part grows:
-        ||E^sol_new|| < ||E^sol|| when E^sol has a component along yhat (Eq. (7)). Composing the first-layer
-        step (Eqs. (4)-(5), factor rho^eff) with L-1 such sub-steps gives Eq. (8).
+        This matrix is 1 on the complement of yhat and 1 - ||yhat||^2/(2n) along yhat. The proof takes
+        ||yhat||^2 < 2n from Corollary 1, which does not hold (notebook 05, Section 4.1, claim 05.18); what does
+        follow is ||yhat||^2 < 4n, and 0 < ||yhat||^2 < 4n is exactly when that factor lies in (-1, 1). Then the
+        part of E^sol along yhat shrinks and no other part grows: ||E^sol_new|| < ||E^sol|| when E^sol has a
+        component along yhat (Eq. (7)). Composing the first-layer step (Eqs. (4)-(5), factor rho^eff) with L-1
+        such sub-steps gives Eq. (8).
     """,
     answer_marks=("yhat * (yhat * E).sum(-1, keepdim=True) / (2 * n)",),
 ))
