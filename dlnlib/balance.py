@@ -109,7 +109,7 @@ def network_output(chain, X, activation_name: str = "relu", *, negative_slope: f
 
     chain: ``[W_1, ..., W_N]`` with batch shape B; X: (n, d_0) or (*B, n, d_0). Returns (*B, n, d_N).
     """
-    chain = validate_chain(chain)
+    chain = validate_chain(chain, finite=True)
     phi = activation(activation_name, negative_slope=negative_slope)
     h = _check_inputs(X, chain)
     for j, w in enumerate(chain):
@@ -166,7 +166,7 @@ def rescale_pair(chain, j: int, c) -> list[torch.Tensor]:
     chain: ``[W_1, ..., W_N]``; j: 1-based layer index, 1 <= j <= N-1; c: a number > 0 or a tensor of
     positive factors broadcastable to the batch shape (one factor per trial). Returns a new chain.
     """
-    chain = validate_chain(chain)
+    chain = validate_chain(chain, finite=True)
     j = check_int("j", j, minimum=1)
     if j > len(chain) - 1:
         raise ValueError(f"j: got {j}, expected 1 <= j <= N-1 = {len(chain) - 1}")
@@ -184,7 +184,7 @@ def rescale_pair(chain, j: int, c) -> list[torch.Tensor]:
 
 
 def _deep(chain, name="chain") -> list[torch.Tensor]:
-    chain = validate_chain(chain, name)
+    chain = validate_chain(chain, name, finite=True)
     if len(chain) < 2:
         raise ValueError(f"{name}: got depth N = 1, expected N >= 2 layers (an invariant links adjacent layers)")
     return chain
@@ -234,7 +234,7 @@ def invariants(chain, kind: str = "matrix") -> list[torch.Tensor]:
 
 def layer_norms(chain) -> torch.Tensor:
     """Frobenius norms ``||W_j||_F`` of every layer; chain with batch shape B -> tensor (*B, N)."""
-    chain = validate_chain(chain)
+    chain = validate_chain(chain, finite=True)
     return torch.stack(torch.broadcast_tensors(*[torch.linalg.matrix_norm(w) for w in chain]), -1)
 
 

@@ -115,8 +115,10 @@ def _balanced(dims, batch, gen, scale) -> list[torch.Tensor]:
     return [frames[j] @ root @ frames[j - 1].transpose(-1, -2) for j in range(1, n + 1)]
 
 
-def validate_chain(chain, name: str = "chain") -> list[torch.Tensor]:
-    """Check that ``chain`` is a non-empty list of tensors whose shapes chain; return it as a list."""
+def validate_chain(chain, name: str = "chain", *, finite: bool = False) -> list[torch.Tensor]:
+    """Check that ``chain`` is a non-empty list of float32/float64 tensors of one dtype, on one device, whose
+    shapes chain; return it as a list. finite: also refuse NaN and infinite entries (public entry points; the
+    engine's inner steps skip it, since a diverging trial must reach the divergence check, not an error)."""
     if isinstance(chain, torch.Tensor):
         chain = [chain]
     try:
@@ -129,6 +131,18 @@ def validate_chain(chain, name: str = "chain") -> list[torch.Tensor]:
         if not isinstance(w, torch.Tensor) or w.ndim < 2:
             shape = tuple(w.shape) if isinstance(w, torch.Tensor) else type(w).__name__
             raise ValueError(f"{name}: W_{j} is {shape}, expected a tensor of shape (*batch, d_{j}, d_{j - 1})")
+    for j, w in enumerate(chain, start=1):
+        if w.dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"{name}: W_{j} has dtype {w.dtype}, expected torch.float64 or torch.float32"
+                             " (convert with [w.double() for w in chain])")
+        if w.dtype != chain[0].dtype:
+            raise ValueError(f"{name}: W_{j} is {w.dtype} but W_1 is {chain[0].dtype}; expected one dtype for every"
+                             " layer (convert with [w.double() for w in chain])")
+        if w.device != chain[0].device:
+            raise ValueError(f"{name}: W_{j} is on {w.device} but W_1 on {chain[0].device}; expected one device"
+                             " for every layer (move them with [w.to(device) for w in chain])")
+        if finite and not bool(torch.isfinite(w).all()):
+            raise ValueError(f"{name}: W_{j} contains NaN or infinite entries, expected finite numbers")
     for j in range(1, len(chain)):
         prev, cur = chain[j - 1], chain[j]
         if cur.shape[-1] != prev.shape[-2]:
@@ -146,7 +160,7 @@ def validate_chain(chain, name: str = "chain") -> list[torch.Tensor]:
 
 def end_to_end(chain) -> torch.Tensor:
     """The end-to-end matrix ``W = W_N ... W_1``, shape ``(*batch, d_N, d_0)``."""
-    return _product(validate_chain(chain))
+    return _product(validate_chain(chain, finite=True))
 
 
 def _product(chain) -> torch.Tensor:
@@ -172,7 +186,7 @@ def layer_gradients(chain, grad_w: torch.Tensor) -> list[torch.Tensor]:
     chain: ``[W_1, ..., W_N]``; grad_w: ``G = dL/dW`` of shape ``(*batch, d_N, d_0)``.
     Returns one tensor per layer with ``W_j``'s shape (batch broadcast). Costs O(N) matmuls.
     """
-    chain = validate_chain(chain)
+    chain = validate_chain(chain, finite=True)
     if not isinstance(grad_w, torch.Tensor) or grad_w.shape[-2:] != (chain[-1].shape[-2], chain[0].shape[-1]):
         shape = tuple(grad_w.shape) if isinstance(grad_w, torch.Tensor) else type(grad_w).__name__
         raise ValueError(

@@ -292,7 +292,7 @@ def upstairs_velocity(chain, grad: torch.Tensor) -> torch.Tensor:
     equals ``preconditioned_gradient(W, dF/dW, N)`` (Arora et al. 2018, Theorem 1), otherwise not.
     chain: ``[W_1, ..., W_N]``; grad: dF/dW at the end-to-end matrix, (*batch, d_N, d_0).
     """
-    chain = validate_chain(chain)
+    chain = validate_chain(chain, finite=True)
     grad = _check_matrix("grad", grad)
     layer = layer_gradients(chain, grad)
     total = None
@@ -443,7 +443,7 @@ def equivalence_gap(chain, loss, lrs: Sequence[float], time: float, *, points: i
     (0, time]; weight_decay: lambda per layer upstairs (``N * lambda`` downstairs, seed 001).
     Each side is one batched ``gradient_descent`` call over the K step sizes.
     """
-    chain = validate_chain(chain)
+    chain = validate_chain(chain, finite=True)
     check_positive("time", time, allow_tensor=False)
     points = check_int("points", points, minimum=1)
     check_nonneg("weight_decay", weight_decay)

@@ -212,7 +212,7 @@ def mode_coordinates(chain, U, V) -> list[torch.Tensor]:
     chain: ``[W_1, ..., W_N]`` with W_1 (*batch, d_1, d_in), W_N (*batch, d_out, d_{N-1});
     U (d_out, d_out), V (d_in, d_in). For N = 1 the single layer becomes ``U^T W_1 V``.
     """
-    chain = validate_chain(chain)
+    chain = validate_chain(chain, finite=True)
     U, V = _matrix("U", U), _matrix("V", V)
     if U.shape[-1] != chain[-1].shape[-2] or U.shape[-2] != U.shape[-1]:
         raise ValueError(f"U: got shape {tuple(U.shape)}, expected ({chain[-1].shape[-2]}, {chain[-1].shape[-2]})")
@@ -229,7 +229,7 @@ def mode_vectors(chain, U, V) -> tuple[torch.Tensor, torch.Tensor]:
 
     Returns a (*batch, d_in, d_h) with row i = a^i, and b (*batch, d_out, d_h) with row i = b^i.
     """
-    chain = validate_chain(chain)
+    chain = validate_chain(chain, finite=True)
     if len(chain) != 2:
         raise ValueError(f"chain: got depth {len(chain)}, expected a two-layer chain [W1, W2]")
     w1bar, w2bar = mode_coordinates(chain, U, V)

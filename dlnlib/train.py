@@ -378,7 +378,7 @@ def gradient_descent(
     operations. A trial that blows up inside a chunk sends the chunk back to its start, to be run
     again with exact per-step checks (with a ``direction``, which may keep state, every step is exact).
     """
-    chain = [w.clone() for w in validate_chain(chain)]
+    chain = [w.clone() for w in validate_chain(chain, finite=True)]
     if not hasattr(loss, "chain_value_and_grads"):
         raise ValueError(f"loss: got {type(loss).__name__}, expected a dlnlib.losses.Loss")
     steps = check_int("steps", steps, minimum=0)
@@ -461,7 +461,7 @@ def gradient_flow(
     """
     from scipy.integrate import solve_ivp
 
-    chain = validate_chain(chain)
+    chain = validate_chain(chain, finite=True)
     check_positive("rtol", rtol, allow_tensor=False)
     check_positive("atol", atol, allow_tensor=False)
     ts = np.asarray(times, dtype=float).ravel()

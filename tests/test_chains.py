@@ -120,3 +120,43 @@ def test_dlnlib_device_environment_variable_pins_auto():
     bad = subprocess.run([sys.executable, "-c", code], env={**__import__("os").environ, "DLNLIB_DEVICE": "gpu"},
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "DLNLIB_DEVICE: got 'gpu'" in bad.stderr
+
+
+def test_chains_of_the_wrong_kind_are_refused_by_name_at_every_public_entry():
+    good = dlnlib.init_chain([2, 3, 2], "gaussian", seed=0, device="cpu")
+    nan = [good[0], good[1].clone()]
+    nan[1][0, 0] = float("nan")
+    inf = [good[0].clone(), good[1]]
+    inf[0][1, 1] = float("inf")
+    ints = [torch.zeros(3, 2, dtype=torch.long), torch.zeros(2, 3, dtype=torch.long)]
+    mixed = [good[0].float(), good[1]]
+    cplx = [w.to(torch.complex128) for w in good]
+    meta = [good[0], good[1].to("meta")]
+    loss = dlnlib.SquaredError(torch.ones(5, 2, dtype=torch.float64), torch.ones(5, 2, dtype=torch.float64))
+    calls = {
+        "end_to_end": lambda ch: dlnlib.end_to_end(ch),
+        "layer_gradients": lambda ch: dlnlib.layer_gradients(ch, torch.ones(2, 2, dtype=torch.float64)),
+        "gradient_descent": lambda ch: dlnlib.gradient_descent(ch, loss, lr=0.1, steps=3),
+        "gradient_flow": lambda ch: dlnlib.gradient_flow(ch, loss, [0.0, 0.1]),
+        "imbalance": lambda ch: dlnlib.balance.imbalance(ch),
+    }
+    cases = [(nan, r"chain: W_2 contains NaN or infinite entries, expected finite numbers"),
+             (inf, r"chain: W_1 contains NaN or infinite entries"),
+             (ints, r"chain: W_1 has dtype torch.int64, expected torch.float64 or torch.float32"),
+             (cplx, r"chain: W_1 has dtype torch.complex128, expected torch.float64 or torch.float32"),
+             (mixed, r"chain: W_2 is torch.float64 but W_1 is torch.float32; expected one dtype for every layer"),
+             (meta, r"chain: W_2 is on meta but W_1 on cpu; expected one device for every layer")]
+    for name, call in calls.items():
+        for chain, message in cases:
+            with pytest.raises(ValueError, match=message):
+                call(chain)
+        call(good)  # and the good chain passes
+
+
+def test_the_engine_still_reports_divergence_instead_of_refusing_the_diverged_iterate():
+    # finiteness is checked at the entry, not inside the steps: a trial that blows up is reported, not an error
+    chain = dlnlib.init_chain([2, 2, 2], "gaussian", scale=1.0, batch=(2,), seed=0, device="cpu")
+    loss = dlnlib.SquaredError(torch.randn(20, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64),
+                               torch.randn(20, 2, generator=torch.Generator().manual_seed(2), dtype=torch.float64))
+    res = dlnlib.gradient_descent(chain, loss, lr=torch.tensor([0.01, 50.0], dtype=torch.float64), steps=200)
+    assert not bool(res.diverged[0]) and bool(res.diverged[1])
