@@ -25,6 +25,7 @@ __all__ = [
     "check_choice",
     "check_batch",
     "batched_matmul",
+    "solve_ode",
 ]
 
 
@@ -184,3 +185,54 @@ def batched_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return a @ b
     batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     return a.expand(batch + a.shape[-2:]) @ b.expand(batch + b.shape[-2:])
+
+
+ODE_METHODS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")
+
+
+class _OdeStopped(Exception):
+    """Raised inside an ODE right-hand side to stop scipy's solver; re-raised as a ValueError."""
+
+
+def solve_ode(rhs, t_span, y0, t_eval, *, rtol: float, atol: float, method: str = "DOP853",
+              max_evals: int = 50_000, what: str = "times"):
+    """``scipy.integrate.solve_ivp`` with the series' guards; returns the solution's ``y`` (len(y0), len(t_eval)).
+
+    Validates rtol (0 < rtol < 1), atol (> 0), method and max_evals; stops with a ValueError naming ``what``
+    (the argument to change) when the solver needs more than ``max_evals`` evaluations (a flow that blows up,
+    or a time span far past convergence, would otherwise run for minutes), when the right-hand side leaves
+    float64's range, or when the solver cannot go on. Floating-point warnings inside are silenced: every
+    failure is reported in words instead.
+    """
+    import numpy as np
+    from scipy.integrate import solve_ivp
+
+    check_positive("rtol", rtol, allow_tensor=False)
+    check_positive("atol", atol, allow_tensor=False)
+    if not rtol < 1:
+        raise ValueError(f"rtol: got {rtol!r}, expected a relative tolerance below 1 (e.g. 1e-10)")
+    method = check_choice("method", method, ODE_METHODS)
+    max_evals = check_int("max_evals", max_evals, minimum=1)
+    evals = [0]
+
+    def guarded(t, y):
+        evals[0] += 1
+        if evals[0] > max_evals:
+            raise _OdeStopped(f"{what}: the solver needed more than {max_evals:,} evaluations before t = {t:.4g} (the "
+                              "flow is stiff or blows up, or the time span runs far past convergence); integrate "
+                              "over shorter times, start smaller, or raise max_evals")
+        out = rhs(t, y)
+        if not np.all(np.isfinite(out)):
+            raise _OdeStopped(f"{what}: the flow left float64's range near t = {t:.4g} (its velocity is NaN or "
+                              "infinite there); integrate over shorter times or start smaller")
+        return out
+
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            sol = solve_ivp(guarded, t_span, y0, method=method, t_eval=t_eval, rtol=rtol, atol=atol)
+    except _OdeStopped as exc:
+        raise ValueError(str(exc)) from None
+    if not sol.success:
+        raise ValueError(f"{what}: the ODE solver could not go on ({sol.message}); the flow is too fast or blows up "
+                         "there: integrate over shorter times or start smaller")
+    return sol.y, int(sol.nfev)

@@ -18,7 +18,16 @@ import numpy as np
 import torch
 
 from .chains import _semi_orthogonal, end_to_end, validate_chain
-from .core import as_tensor, check_choice, check_int, check_positive, get_device, make_generator, resolve_dtype
+from .core import (
+    as_tensor,
+    check_choice,
+    check_int,
+    check_positive,
+    get_device,
+    make_generator,
+    resolve_dtype,
+    solve_ode,
+)
 from .losses import Loss
 from .train import gradient_descent
 
@@ -479,14 +488,14 @@ def ab_end_point(a0, b0, s) -> tuple[torch.Tensor, torch.Tensor]:
     return a, b
 
 
-def ab_trajectory(a0, b0, s, times, tau: float = 1.0, *, rtol: float = 1e-10, atol: float = 1e-12):
+def ab_trajectory(a0, b0, s, times, tau: float = 1.0, *, rtol: float = 1e-10, atol: float = 1e-12,
+                  max_evals: int = 50_000):
     """Solve Eqs. (9)-(10) from (a0, b0) with scipy's DOP853 (gradient flow of the decoupled system).
 
     a0, b0, s broadcast to a shape B; times: increasing 1-D array starting at 0 (or later).
-    Returns ``(a, b)``, each (T, *B), on the CPU in float64.
+    Returns ``(a, b)``, each (T, *B), on the CPU in float64. A flow that blows up (or more than ``max_evals``
+    evaluations) is a ValueError that says what to change (``core.solve_ode``).
     """
-    from scipy.integrate import solve_ivp
-
     tau = _tau(tau)
     a0, b0, s = _broadcast(**dict(zip(("a0", "b0", "s"), _tensors(a0=a0, b0=b0, s=s))))
     ts = np.asarray(times, dtype=float).ravel()
@@ -505,10 +514,7 @@ def ab_trajectory(a0, b0, s, times, tau: float = 1.0, *, rtol: float = 1e-10, at
     if ts.size == 1:
         ys = y0[:, None]
     else:
-        sol = solve_ivp(rhs, (ts[0], ts[-1]), y0, method="DOP853", t_eval=ts, rtol=rtol, atol=atol)
-        if not sol.success:
-            raise RuntimeError(f"ab_trajectory: the ODE solver failed: {sol.message}")
-        ys = sol.y
+        ys, _ = solve_ode(rhs, (ts[0], ts[-1]), y0, ts, rtol=rtol, atol=atol, max_evals=max_evals, what="times")
     a = torch.from_numpy(ys[:m].T.copy()).reshape(ts.size, *shape)
     b = torch.from_numpy(ys[m:].T.copy()).reshape(ts.size, *shape)
     return a, b
@@ -591,8 +597,6 @@ def deep_mode_strength(t, s, u0, depth: int, tau: float = 1.0, *, rtol: float = 
 
 
 def _deep_ode(t, s, u0, depth, tau, rtol):
-    from scipy.integrate import solve_ivp
-
     tn, sn, un = (x.detach().cpu().double().numpy().ravel() for x in (t, s, u0))
     pairs, inverse = np.unique(np.stack([sn, un], 1), axis=0, return_inverse=True)
     times, t_idx = np.unique(tn, return_inverse=True)
@@ -608,10 +612,8 @@ def _deep_ode(t, s, u0, depth, tau, rtol):
     if times[0] == 0:
         logs[:, 0] = lp0
     if t_eval.size:
-        sol = solve_ivp(rhs, (0.0, t_eval[-1]), lp0, method="DOP853", t_eval=t_eval, rtol=rtol, atol=1e-13)
-        if not sol.success:
-            raise RuntimeError(f"deep_mode_strength: the ODE solver failed: {sol.message}")
-        logs[:, times.size - t_eval.size:] = sol.y
+        ys, _ = solve_ode(rhs, (0.0, t_eval[-1]), lp0, t_eval, rtol=rtol, atol=1e-13, what="t")
+        logs[:, times.size - t_eval.size:] = ys
     u = np.exp(logs[inverse.ravel(), t_idx.ravel()])
     return torch.from_numpy(u).reshape(t.shape)
 

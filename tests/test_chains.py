@@ -146,7 +146,7 @@ def test_chains_of_the_wrong_kind_are_refused_by_name_at_every_public_entry():
              (cplx, r"chain: W_1 has dtype torch.complex128, expected torch.float64 or torch.float32"),
              (mixed, r"chain: W_2 is torch.float64 but W_1 is torch.float32; expected one dtype for every layer"),
              (meta, r"chain: W_2 is on meta but W_1 on cpu; expected one device for every layer")]
-    for name, call in calls.items():
+    for call in calls.values():
         for chain, message in cases:
             with pytest.raises(ValueError, match=message):
                 call(chain)
