@@ -12,7 +12,16 @@ from collections.abc import Sequence
 
 import torch
 
-from .core import batched_matmul, check_batch, check_choice, check_nonneg, get_device, make_generator, resolve_dtype
+from .core import (
+    batched_matmul,
+    check_batch,
+    check_choice,
+    check_nonneg,
+    check_size,
+    get_device,
+    make_generator,
+    resolve_dtype,
+)
 
 __all__ = ["SCHEMES", "init_chain", "end_to_end", "layer_gradients", "validate_chain", "apply_chain"]
 
@@ -72,6 +81,8 @@ def init_chain(
     if scale is not None:
         check_nonneg("scale", scale)
     batch = check_batch("batch", batch)
+    for j in range(1, len(dims)):
+        check_size("dims" if math.prod(batch) <= 1 else "dims/batch", (*batch, dims[j], dims[j - 1]))
     dev = get_device(device)
     dt = resolve_dtype(dtype, dev)
     gen = make_generator(seed=seed, generator=generator)
@@ -187,12 +198,22 @@ def layer_gradients(chain, grad_w: torch.Tensor) -> list[torch.Tensor]:
     Returns one tensor per layer with ``W_j``'s shape (batch broadcast). Costs O(N) matmuls.
     """
     chain = validate_chain(chain, finite=True)
-    if not isinstance(grad_w, torch.Tensor) or grad_w.shape[-2:] != (chain[-1].shape[-2], chain[0].shape[-1]):
+    if not isinstance(grad_w, torch.Tensor) or grad_w.ndim < 2 or \
+            grad_w.shape[-2:] != (chain[-1].shape[-2], chain[0].shape[-1]):
         shape = tuple(grad_w.shape) if isinstance(grad_w, torch.Tensor) else type(grad_w).__name__
         raise ValueError(
             f"grad_w: got {shape}, expected (*batch, {chain[-1].shape[-2]}, {chain[0].shape[-1]})"
             " like the end-to-end matrix"
         )
+    if grad_w.dtype != chain[0].dtype or grad_w.device != chain[0].device:
+        raise ValueError(f"grad_w: got {grad_w.dtype} on {grad_w.device}, expected {chain[0].dtype} on "
+                         f"{chain[0].device} like the chain")
+    if not bool(torch.isfinite(grad_w).all()):
+        raise ValueError("grad_w: contains NaN or infinite entries, expected finite numbers")
+    try:
+        torch.broadcast_shapes(grad_w.shape[:-2], *(w.shape[:-2] for w in chain))
+    except RuntimeError as exc:
+        raise ValueError(f"grad_w: batch shape {tuple(grad_w.shape[:-2])} does not broadcast with the chain's") from exc
     return _layer_gradients(chain, grad_w)
 
 

@@ -26,6 +26,9 @@ __all__ = [
     "check_batch",
     "batched_matmul",
     "solve_ode",
+    "time_grid",
+    "MAX_ELEMENTS",
+    "check_size",
 ]
 
 
@@ -108,6 +111,9 @@ def as_tensor(name: str, value, *, device=None, dtype=None, ndim_min: int = 0) -
     """
     dev = value.device if device is None and isinstance(value, torch.Tensor) else get_device(device)
     dt = resolve_dtype(dtype)
+    if (isinstance(value, torch.Tensor) and value.is_complex()) or isinstance(value, complex) or \
+            (hasattr(value, "dtype") and getattr(value.dtype, "kind", "") == "c"):
+        raise ValueError(f"{name}: got complex numbers, expected real numbers")
     try:
         t = torch.as_tensor(value, dtype=dt, device=dev)
     except (TypeError, ValueError, RuntimeError) as exc:
@@ -209,8 +215,8 @@ def solve_ode(rhs, t_span, y0, t_eval, *, rtol: float, atol: float, method: str 
 
     check_positive("rtol", rtol, allow_tensor=False)
     check_positive("atol", atol, allow_tensor=False)
-    if not rtol < 1:
-        raise ValueError(f"rtol: got {rtol!r}, expected a relative tolerance below 1 (e.g. 1e-10)")
+    if not 100 * 2.0**-52 <= rtol < 1:  # scipy raises anything below 100 eps to that floor, with a warning
+        raise ValueError(f"rtol: got {rtol!r}, expected a relative tolerance in [2.2e-14, 1) (e.g. 1e-10)")
     method = check_choice("method", method, ODE_METHODS)
     max_evals = check_int("max_evals", max_evals, minimum=1)
     evals = [0]
@@ -236,3 +242,26 @@ def solve_ode(rhs, t_span, y0, t_eval, *, rtol: float, atol: float, method: str 
         raise ValueError(f"{what}: the ODE solver could not go on ({sol.message}); the flow is too fast or blows up "
                          "there: integrate over shorter times or start smaller")
     return sol.y, int(sol.nfev)
+
+
+def time_grid(times):
+    """``times`` as a 1-D float64 numpy array, or a ValueError naming ``times`` (not numpy's own message)."""
+    import numpy as np
+
+    try:
+        return np.asarray(times, dtype=float).ravel()
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"times: got {times!r}, expected a finite, strictly increasing 1-D array of numbers") from exc
+
+
+MAX_ELEMENTS = 10**9
+"""The most numbers one tensor that dlnlib allocates may hold (8 GB in float64): beyond, a ValueError, not an
+allocator error from inside torch."""
+
+
+def check_size(name: str, shape) -> None:
+    """ValueError naming ``name`` when a tensor of ``shape`` would hold more than :data:`MAX_ELEMENTS` numbers."""
+    total = math.prod(int(d) for d in shape)
+    if total > MAX_ELEMENTS:
+        raise ValueError(f"{name}: a tensor of shape {tuple(int(d) for d in shape)} would hold {total:.3g} numbers "
+                         f"({8 * total / 2**30:.3g} GiB in float64), expected at most {MAX_ELEMENTS:.0e}")

@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from .core import check_int, check_nonneg, get_device, make_generator, resolve_dtype
+from .core import check_int, check_nonneg, check_size, get_device, make_generator, resolve_dtype
 
 __all__ = ["teacher_regression", "completion_targets", "whitened_gaussian", "hierarchical_tree",
            "sklearn_regression", "gas_sensor", "two_point_regression", "sklearn_binary",
@@ -27,6 +27,8 @@ def teacher_regression(
     d_in = check_int("d_in", d_in, minimum=1)
     d_out = check_int("d_out", d_out, minimum=1)
     n = check_int("n", n, minimum=1)
+    check_size("d_in, d_out", (d_out, d_in))
+    check_size("n", (n, max(d_in, d_out)))
     check_nonneg("noise", noise)
     gen = make_generator(seed=seed, generator=generator)
     a = torch.randn(d_out, d_in, generator=gen, dtype=torch.float64) / math.sqrt(d_in)

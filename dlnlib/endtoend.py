@@ -69,8 +69,15 @@ def _check_matrix(name: str, x, *, square: bool = False) -> torch.Tensor:
     return x
 
 
+MAX_DEPTH = 10_000
+"""The deepest chain the end-to-end tools accept (A_W costs O(depth) products per entry)."""
+
+
 def _check_depth(depth) -> int:
-    return check_int("depth", depth, minimum=1)
+    depth = check_int("depth", depth, minimum=1)
+    if depth > MAX_DEPTH:
+        raise ValueError(f"depth: got {depth:,}, expected at most {MAX_DEPTH:,}")
+    return depth
 
 
 def _clamp_spectrum(evals: torch.Tensor, size: int) -> torch.Tensor:

@@ -27,6 +27,7 @@ from .core import (
     make_generator,
     resolve_dtype,
     solve_ode,
+    time_grid,
 )
 from .losses import Loss
 from .train import gradient_descent
@@ -82,11 +83,18 @@ def _broadcast(**named) -> list[torch.Tensor]:
         raise ValueError(f"{', '.join(named)}: shapes {shapes} do not broadcast against each other") from exc
 
 
-def _matrix(name: str, value) -> torch.Tensor:
-    if not isinstance(value, torch.Tensor):
-        value = as_tensor(name, value)
-    if value.ndim < 2:
-        raise ValueError(f"{name}: got shape {tuple(value.shape)}, expected a matrix (*batch, rows, cols)")
+def _matrix(name: str, value, like: torch.Tensor | None = None) -> torch.Tensor:
+    """``value`` as a finite, non-empty real matrix batch: like ``like``'s dtype and device when given, else its own
+    float dtype (float64 for anything else) and device."""
+    if like is not None:
+        dtype, device = like.dtype, like.device
+    else:
+        own = isinstance(value, torch.Tensor) and value.dtype in (torch.float32, torch.float64)
+        dtype = value.dtype if own else None
+        device = value.device if isinstance(value, torch.Tensor) else None
+    value = as_tensor(name, value, device=device, dtype=dtype)
+    if value.ndim < 2 or value.shape[-1] == 0 or value.shape[-2] == 0:
+        raise ValueError(f"{name}: got shape {tuple(value.shape)}, expected a non-empty matrix (*batch, rows, cols)")
     return value
 
 
@@ -222,7 +230,7 @@ def mode_coordinates(chain, U, V) -> list[torch.Tensor]:
     U (d_out, d_out), V (d_in, d_in). For N = 1 the single layer becomes ``U^T W_1 V``.
     """
     chain = validate_chain(chain, finite=True)
-    U, V = _matrix("U", U), _matrix("V", V)
+    U, V = _matrix("U", U, like=chain[0]), _matrix("V", V, like=chain[0])
     if U.shape[-1] != chain[-1].shape[-2] or U.shape[-2] != U.shape[-1]:
         raise ValueError(f"U: got shape {tuple(U.shape)}, expected ({chain[-1].shape[-2]}, {chain[-1].shape[-2]})")
     if V.shape[-1] != chain[0].shape[-1] or V.shape[-2] != V.shape[-1]:
@@ -249,7 +257,7 @@ def chain_from_modes(a, b, U, V) -> list[torch.Tensor]:
     """Undo ``mode_vectors``: ``W1 = a^T V^T``, ``W2 = U b``. a (*, d_in, d_h), b (*, d_out, d_h) -> [W1, W2]."""
     a, b = _matrix("a", a), _matrix("b", b)
     _check_ab_shapes(a, b)
-    return [a.transpose(-1, -2) @ _matrix("V", V).transpose(-1, -2), _matrix("U", U) @ b]
+    return [a.transpose(-1, -2) @ _matrix("V", V, like=a).transpose(-1, -2), _matrix("U", U, like=a) @ b]
 
 
 def _check_ab_shapes(a, b):
@@ -498,7 +506,7 @@ def ab_trajectory(a0, b0, s, times, tau: float = 1.0, *, rtol: float = 1e-10, at
     """
     tau = _tau(tau)
     a0, b0, s = _broadcast(**dict(zip(("a0", "b0", "s"), _tensors(a0=a0, b0=b0, s=s))))
-    ts = np.asarray(times, dtype=float).ravel()
+    ts = time_grid(times)
     if ts.size < 1 or not np.all(np.isfinite(ts)) or np.any(np.diff(ts) <= 0):
         raise ValueError(f"times: got {ts[:6].tolist()}, expected a finite, strictly increasing 1-D array")
     shape = a0.shape

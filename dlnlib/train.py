@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .chains import _product, validate_chain
-from .core import ODE_METHODS, check_choice, check_int, check_nonneg, check_positive, solve_ode
+from .core import ODE_METHODS, check_choice, check_int, check_nonneg, check_positive, solve_ode, time_grid
 
 __all__ = ["TrainResult", "FlowResult", "gradient_descent", "gradient_flow", "progress_enabled"]
 
@@ -82,6 +82,15 @@ class TrainResult:
         return "; ".join(parts)
 
 
+def _check_fits(chain, loss) -> None:
+    """The chain's end-to-end map must have the shape the loss expects: an error naming the chain, not W."""
+    out_dim, in_dim = getattr(loss, "out_dim", None), getattr(loss, "in_dim", None)
+    d_out, d_in = chain[-1].shape[-2], chain[0].shape[-1]
+    if (out_dim is not None and d_out != out_dim) or (in_dim is not None and d_in != in_dim):
+        raise ValueError(f"chain: its end-to-end map is {d_out} x {d_in} (d_N x d_0) but the loss expects "
+                         f"{out_dim} x {in_dim}; choose dims = [{in_dim}, ..., {out_dim}]")
+
+
 def _check_same_device(loss, device: torch.device) -> None:
     """The loss's data must live where the chain lives: a clear error instead of torch's mixed-device one."""
     where = {str(v.device) for v in vars(loss).values() if isinstance(v, torch.Tensor)} - {str(device)}
@@ -100,15 +109,31 @@ def _lr_tensor(lr, like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(float(lr), device=like.device, dtype=like.dtype)
 
 
-def _record_steps(steps: int, record_every, record_steps) -> set[int]:
+class _EverySteps:
+    """Steps 0, every, 2 every, ... and the last step, as a membership test (no set of 10^9 numbers is built)."""
+
+    def __init__(self, every: int, last: int):
+        self.every, self.last = every, last
+
+    def __contains__(self, s) -> bool:
+        return s == self.last or (0 <= s <= self.last and s % self.every == 0)
+
+
+def _record_steps(steps: int, record_every, record_steps):
     if record_steps is not None:
+        if isinstance(record_steps, (str, bytes)) or not hasattr(record_steps, "__iter__"):
+            raise ValueError(f"record_steps: got {type(record_steps).__name__}, expected a list of step numbers")
         out = set()
         for s in record_steps:
             s = check_int("record_steps", int(s) if isinstance(s, (np.integer,)) else s, minimum=0)
             out.add(s)
         return out
     every = check_int("record_every", record_every, minimum=1)
-    return set(range(0, steps + 1, every)) | {steps}
+    return _EverySteps(every, steps)
+
+
+MAX_STEPS = 10**8
+"""The most steps one gradient_descent call may take (at tens of microseconds a step, about an hour)."""
 
 
 _BUILTIN_RECORDS = ("loss", "end_to_end", "singular_values", "chain")
@@ -381,7 +406,11 @@ def gradient_descent(
     chain = [w.clone() for w in validate_chain(chain, finite=True)]
     if not hasattr(loss, "chain_value_and_grads"):
         raise ValueError(f"loss: got {type(loss).__name__}, expected a dlnlib.losses.Loss")
+    _check_fits(chain, loss)
     steps = check_int("steps", steps, minimum=0)
+    if steps > MAX_STEPS:
+        raise ValueError(f"steps: got {steps:,}, expected at most {MAX_STEPS:,} (about an hour of tiny steps); "
+                         "run in parts, passing the returned chain to the next call")
     if tol is not None:
         check_positive("tol", tol, allow_tensor=False)
     check_nonneg("weight_decay", weight_decay)
@@ -464,11 +493,16 @@ def gradient_flow(
     minutes; a flow that leaves float64's range is a ValueError too.
     """
     chain = validate_chain(chain, finite=True)
+    if not hasattr(loss, "chain_value_and_grads"):
+        raise ValueError(f"loss: got {type(loss).__name__}, expected a dlnlib.losses.Loss")
+    _check_fits(chain, loss)
     check_positive("rtol", rtol, allow_tensor=False)
     check_positive("atol", atol, allow_tensor=False)
+    if not 100 * 2.0**-52 <= rtol < 1:
+        raise ValueError(f"rtol: got {rtol!r}, expected a relative tolerance in [2.2e-14, 1) (e.g. 1e-10)")
     check_choice("method", method, ODE_METHODS)
     check_int("max_evals", max_evals, minimum=1)
-    ts = np.asarray(times, dtype=float).ravel()
+    ts = time_grid(times)
     if ts.size < 1 or not np.all(np.isfinite(ts)) or np.any(np.diff(ts) <= 0):
         raise ValueError(f"times: got {ts[:6].tolist()}..., expected a finite, strictly increasing 1-D array")
     shapes = [w.shape for w in chain]

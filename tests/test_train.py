@@ -170,3 +170,50 @@ def test_dropping_stopped_trials_changes_no_result():
     for a, b in zip(fast.chain, plain.chain):
         assert torch.allclose(a, b, rtol=0, atol=1e-14)
     assert torch.allclose(fast.losses, plain.losses, rtol=0, atol=1e-14, equal_nan=True)
+
+
+def test_ode_helpers_end_a_runaway_or_blown_up_flow_with_a_clear_error_in_seconds():
+    import time
+
+    from dlnlib import saxe
+
+    loss = dlnlib.SquaredError(torch.randn(20, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64),
+                               torch.randn(20, 2, generator=torch.Generator().manual_seed(2), dtype=torch.float64))
+    chain = dlnlib.init_chain([2, 3, 2], "gaussian", seed=0, device="cpu")
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=r"times: the solver needed more than 2,000 evaluations before t = "):
+        dlnlib.gradient_flow(chain, loss, [0.0, 1e300], max_evals=2000)  # before: ran for minutes
+    with pytest.raises(ValueError, match=r"times: the flow left float64's range near t = 0"):
+        dlnlib.gradient_flow([w * 1e300 for w in chain], loss, [0.0, 1.0])  # before: hung
+    with pytest.raises(ValueError, match=r"times: the ODE solver could not go on \(Required step size"):
+        dlnlib.gradient_flow([w * 1e100 for w in chain], loss, [0.0, 1.0])
+    with pytest.raises(ValueError, match=r"times: the flow left float64's range"):
+        saxe.ab_trajectory(1e200, 1e200, 1.0, [0.0, 1.0])
+    assert time.perf_counter() - t0 < 10
+    for kwargs, match in (({"rtol": float("nan")}, "rtol"), ({"rtol": 2.0}, "rtol: got 2.0, expected a relative"),
+                          ({"rtol": 1e-300}, r"rtol: got 1e-300, expected a relative tolerance in \[2.2e-14, 1\)"),
+                          ({"atol": 0.0}, "atol"), ({"method": "euler"}, "method"), ({"max_evals": 0}, "max_evals")):
+        with pytest.raises(ValueError, match=match):
+            dlnlib.gradient_flow(chain, loss, [0.0, 1.0], **kwargs)
+    with pytest.raises(ValueError, match=r"times: got 'abc', expected a finite, strictly increasing"):
+        dlnlib.gradient_flow(chain, loss, "abc")
+    with pytest.raises(ValueError, match=r"chain: its end-to-end map is 2 x 3 \(d_N x d_0\) but the loss expects"):
+        dlnlib.gradient_flow(dlnlib.init_chain([3, 2], "gaussian", seed=0, device="cpu"), loss, [0.0, 1.0])
+
+
+def test_step_and_size_caps_answer_at_once_instead_of_allocating_or_running_for_years():
+    import time
+
+    loss = dlnlib.SquaredError(torch.ones(5, 2, dtype=torch.float64), torch.ones(5, 2, dtype=torch.float64))
+    chain = dlnlib.init_chain([2, 2, 2], "gaussian", seed=0, device="cpu")
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=r"steps: got 1,000,000,000,000, expected at most 100,000,000"):
+        dlnlib.gradient_descent(chain, loss, lr=0.1, steps=10**12, tol=1e-3)  # before: built set(range(10**12))
+    res = dlnlib.gradient_descent(chain, loss, lr=0.1, steps=10**8, tol=1e-3, record_every=7)  # stops at tol
+    assert res.steps.tolist() == [0, 7, int(res.n_steps)]
+    with pytest.raises(ValueError, match=r"dims: a tensor of shape \(2, 1000000000000\) would hold 2e\+12 numbers"):
+        dlnlib.init_chain([10**12, 2], "gaussian", seed=0)
+    with pytest.raises(ValueError, match=r"depth: got 1,000,000,000,000, expected at most 10,000"):
+        dlnlib.endtoend.preconditioned_gradient(torch.eye(2, dtype=torch.float64),
+                                                torch.eye(2, dtype=torch.float64), 10**12)
+    assert time.perf_counter() - t0 < 5
