@@ -26,6 +26,7 @@ __all__ = [
     "check_batch",
     "batched_matmul",
     "solve_ode",
+    "check_ode_options",
     "time_grid",
     "MAX_ELEMENTS",
     "check_size",
@@ -196,6 +197,16 @@ def batched_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 ODE_METHODS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")
 
 
+def check_ode_options(rtol, atol, method, max_evals) -> tuple[str, int]:
+    """rtol in [100 eps, 1) (scipy raises anything smaller to that floor, with a warning), atol > 0, one of
+    :data:`ODE_METHODS`, max_evals >= 1; returns ``(method, max_evals)``."""
+    check_positive("rtol", rtol, allow_tensor=False)
+    check_positive("atol", atol, allow_tensor=False)
+    if not 100 * 2.0**-52 <= rtol < 1:
+        raise ValueError(f"rtol: got {rtol!r}, expected a relative tolerance in [2.2e-14, 1) (e.g. 1e-10)")
+    return check_choice("method", method, ODE_METHODS), check_int("max_evals", max_evals, minimum=1)
+
+
 class _OdeStopped(Exception):
     """Raised inside an ODE right-hand side to stop scipy's solver; re-raised as a ValueError."""
 
@@ -204,7 +215,7 @@ def solve_ode(rhs, t_span, y0, t_eval, *, rtol: float, atol: float, method: str 
               max_evals: int = 50_000, what: str = "times"):
     """``scipy.integrate.solve_ivp`` with the series' guards; returns the solution's ``y`` (len(y0), len(t_eval)).
 
-    Validates rtol (0 < rtol < 1), atol (> 0), method and max_evals; stops with a ValueError naming ``what``
+    Validates the options (:func:`check_ode_options`); stops with a ValueError naming ``what``
     (the argument to change) when the solver needs more than ``max_evals`` evaluations (a flow that blows up,
     or a time span far past convergence, would otherwise run for minutes), when the right-hand side leaves
     float64's range, or when the solver cannot go on. Floating-point warnings inside are silenced: every
@@ -213,12 +224,7 @@ def solve_ode(rhs, t_span, y0, t_eval, *, rtol: float, atol: float, method: str 
     import numpy as np
     from scipy.integrate import solve_ivp
 
-    check_positive("rtol", rtol, allow_tensor=False)
-    check_positive("atol", atol, allow_tensor=False)
-    if not 100 * 2.0**-52 <= rtol < 1:  # scipy raises anything below 100 eps to that floor, with a warning
-        raise ValueError(f"rtol: got {rtol!r}, expected a relative tolerance in [2.2e-14, 1) (e.g. 1e-10)")
-    method = check_choice("method", method, ODE_METHODS)
-    max_evals = check_int("max_evals", max_evals, minimum=1)
+    method, max_evals = check_ode_options(rtol, atol, method, max_evals)
     evals = [0]
 
     def guarded(t, y):

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .chains import _product, validate_chain
-from .core import ODE_METHODS, check_choice, check_int, check_nonneg, check_positive, solve_ode, time_grid
+from .core import check_int, check_nonneg, check_ode_options, check_positive, solve_ode, time_grid
 
 __all__ = ["TrainResult", "FlowResult", "gradient_descent", "gradient_flow", "progress_enabled"]
 
@@ -496,12 +496,7 @@ def gradient_flow(
     if not hasattr(loss, "chain_value_and_grads"):
         raise ValueError(f"loss: got {type(loss).__name__}, expected a dlnlib.losses.Loss")
     _check_fits(chain, loss)
-    check_positive("rtol", rtol, allow_tensor=False)
-    check_positive("atol", atol, allow_tensor=False)
-    if not 100 * 2.0**-52 <= rtol < 1:
-        raise ValueError(f"rtol: got {rtol!r}, expected a relative tolerance in [2.2e-14, 1) (e.g. 1e-10)")
-    check_choice("method", method, ODE_METHODS)
-    check_int("max_evals", max_evals, minimum=1)
+    check_ode_options(rtol, atol, method, max_evals)  # also when no solve is needed (a single time)
     ts = time_grid(times)
     if ts.size < 1 or not np.all(np.isfinite(ts)) or np.any(np.diff(ts) <= 0):
         raise ValueError(f"times: got {ts[:6].tolist()}..., expected a finite, strictly increasing 1-D array")
