@@ -267,7 +267,9 @@ def test_small_utilities():
     assert agd.iterations_to(losses, 1e-6).tolist() == [2, -1]
     assert agd.count_spikes(torch.tensor([1.0, 0.1, 0.01, 0.5, 0.005, 0.001, 0.2, 1e-4])) == 2
     assert agd.local_maxima(torch.tensor([0.0, 1.0, 0.5, 0.7, 0.2, 1e-9, 2e-9, 0.0]), rel=1e-3).tolist() == [1, 3]
-    assert agd.seconds_per_iteration(*data.two_point_regression(), depth=2, lr=0.1, steps=5, repeats=1) > 0
+    # measured 1.6-1.8e-4 s per iteration here; 1e-2 leaves room for a loaded machine, and catches a timer that
+    # returns 0, a total instead of a per-iteration figure, or a run that does not stop
+    assert 0 < agd.seconds_per_iteration(*data.two_point_regression(), depth=2, lr=0.1, steps=5, repeats=1) < 1e-2
     run = agd.aligned_gd(*data.two_point_regression(), depth=3, lr=0.1, steps=5)
     assert "AGD (depth 3)" in run.summary() and run.steps == 5 and run.final_loss.shape == ()
 
@@ -371,6 +373,7 @@ def test_slider_redraws_on_every_control():
             handle.sliders[name].value = v
             seen.add(handle.image.value)
     assert len(seen) == 7 and len(handle.timings_ms) == 7
-    assert "diverged at step" in handle.status.value or "AGD" in handle.status.value
-    handle.sliders["lr"].value = 2.2
-    assert "shallow GD diverged" in handle.status.value
+    # the last settings: eta = 2.2 above 2/lambda_max = 2, L = 5, lambda_2 = 0.002
+    assert "shallow GD diverged at step 55; AGD 30 iterations" in handle.status.value
+    handle.sliders["lr"].value = 0.3
+    assert "diverged" not in handle.status.value and "AGD" in handle.status.value

@@ -259,7 +259,8 @@ def test_rank_one_linear_rate_matches_balanced_prediction():
     rho = bal.linear_rate(run.losses, run.steps, lo=1e-24, hi=1e-8)
     vt, u = run.chain
     pred = (1 - 0.1 * torch.minimum((u * u).sum((-2, -1)), (vt * vt).sum((-2, -1)))) ** 2
-    assert torch.allclose(rho, pred, atol=1e-3)
+    # the rate is fitted over a window of the run, the prediction uses the final weights: they differ by 4.6e-5
+    assert torch.allclose(rho, pred, rtol=0, atol=2e-4)
 
 
 def test_linear_rate_and_loglog_slope_on_exact_data():
