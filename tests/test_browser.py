@@ -345,8 +345,13 @@ def assert_natural_size(page) -> None:
 DARK_AT = """c => { const ctx = c.getContext('2d'); const r = c.getBoundingClientRect();
   const x = Math.round(FX * r.width * c.width / r.width), y = Math.round(FY * r.height * c.height / r.height);
   const p = ctx.getImageData(x - 1, y - 1, 3, 3).data; let dark = 0;
-  for (let k = 0; k < p.length; k += 4) if (p[k] < 90 && p[k + 1] < 90 && p[k + 2] < 90) dark++;
+  for (let k = 0; k < p.length; k += 4) if (p[k] < 90 && p[k + 1] < 90 && p[k + 2] < 90 && p[k + 3] > 200) dark++;
   return dark >= 5; }"""
+# Whether the canvas holds a drawn (opaque) image at that point yet: an undrawn canvas reads as transparent black,
+# which must not count as the marker (under load the first image can arrive after the status text).
+DRAWN_AT = """c => { const ctx = c.getContext('2d'); const r = c.getBoundingClientRect();
+  const x = Math.round(FX * r.width * c.width / r.width), y = Math.round(FY * r.height * c.height / r.height);
+  return ctx.getImageData(x, y, 1, 1).data[3] > 200; }"""
 
 
 def click_phase_portrait(page, name: str) -> None:
@@ -363,6 +368,8 @@ def click_phase_portrait(page, name: str) -> None:
     # the left panel (the (a, b) plane) spans roughly 7-47% of the width: this is near (a, b) = (0, 1)
     fx, fy = 0.27, 0.30
     dark = DARK_AT.replace("FX", str(fx)).replace("FY", str(fy))
+    page.wait_for_function(DRAWN_AT.replace("FX", str(fx)).replace("FY", str(fy)), arg=canvas.element_handle(),
+                           timeout=60_000)
     assert not canvas.evaluate(dark), "the click point is already dark before the click"
     page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
     page.wait_for_function("([el, old]) => el.innerText !== old", arg=[status.element_handle(), before_text],
