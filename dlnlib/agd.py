@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 import torch
 
 from .chains import init_chain
-from .core import as_tensor, check_choice, check_int, check_positive
+from .core import MAX_DEPTH, MAX_STEPS, as_tensor, check_choice, check_int, check_positive
 from .losses import SquaredError
-from .train import MAX_STEPS, gradient_descent
+from .train import gradient_descent
 
 __all__ = [
     "RegressionRun",
@@ -65,24 +65,6 @@ INITS = ("normal", "he", "xavier", "agd")
 
 # --------------------------------------------------------------------------- data and spectra
 
-
-
-MAX_DEPTH = 10_000
-"""The deepest network the AGD tools accept (each iteration is a Python loop over the layers)."""
-
-
-def _check_steps(steps, minimum: int) -> int:
-    steps = check_int("steps", steps, minimum=minimum)
-    if steps > MAX_STEPS:
-        raise ValueError(f"steps: got {steps:,}, expected at most {MAX_STEPS:,}; run in parts")
-    return steps
-
-
-def _check_agd_depth(depth) -> int:
-    depth = check_int("depth", depth, minimum=1)
-    if depth > MAX_DEPTH:
-        raise ValueError(f"depth: got {depth:,}, expected at most {MAX_DEPTH:,}")
-    return depth
 
 def _data(X, y) -> tuple[torch.Tensor, torch.Tensor]:
     X = as_tensor("X", X)
@@ -240,7 +222,7 @@ def shallow_gd(X, y, *, lr, steps: int, record_weights: bool = False, blowup: fl
     Returns a ``RegressionRun`` with losses (steps + 1, *B) and weights (*B, d).
     """
     X, y = _data(X, y)
-    steps = _check_steps(steps, 0)
+    steps = check_int("steps", steps, minimum=0, maximum=MAX_STEPS)
     lr_t = _lr(lr, X)
     chain = init_chain([X.shape[1], 1], "zero", device=X.device, dtype=X.dtype)
     record = ("loss", "end_to_end") if record_weights else ("loss",)
@@ -279,10 +261,10 @@ def deep_gd(X, y, *, init: str, lr, steps: int, depth: int = 2, width: int = 1, 
     """
     X, y = _data(X, y)
     check_choice("init", init, INITS)
-    depth = _check_agd_depth(depth)
+    depth = check_int("depth", depth, minimum=1, maximum=MAX_DEPTH)
     width = check_int("width", width, minimum=1)
     trials = check_int("trials", trials, minimum=1)
-    steps = _check_steps(steps, 0)
+    steps = check_int("steps", steps, minimum=0, maximum=MAX_STEPS)
     seed = check_int("seed", seed, minimum=0)
     lr_t = _lr(lr, X)
     dims = [X.shape[1]] + [width] * (depth - 1) + [1]
@@ -437,8 +419,8 @@ def aligned_gd(X, y, *, depth: int, lr, steps: int, record_outputs: bool = False
     trial and is reported in ``diverged_at``.
     """
     X, y = _data(X, y)
-    depth = _check_agd_depth(depth)
-    steps = _check_steps(steps, 0)
+    depth = check_int("depth", depth, minimum=1, maximum=MAX_DEPTH)
+    steps = check_int("steps", steps, minimum=0, maximum=MAX_STEPS)
     check_positive("blowup", blowup, allow_tensor=False)
     lr_t = _lr(lr, X)
     batch = lr_t.shape
@@ -662,7 +644,7 @@ def scalar_flow_steps(y0: float, depth: int, lr: float, tol: float) -> float:
     check_positive("y0", y0, allow_tensor=False)
     if not y0 < 1:
         raise ValueError(f"y0: got {y0!r}, expected an initial output in (0, 1)")
-    depth = _check_agd_depth(depth)
+    depth = check_int("depth", depth, minimum=1, maximum=MAX_DEPTH)
     check_positive("lr", lr, allow_tensor=False)
     check_positive("tol", tol, allow_tensor=False)
     from scipy.integrate import quad
@@ -688,7 +670,7 @@ def lp_error_recursion(e0, lr: float, p: float, n: int, steps: int) -> torch.Ten
     e = as_tensor("e0", e0, ndim_min=1)
     check_positive("lr", lr, allow_tensor=False)
     n = check_int("n", n, minimum=1)
-    steps = _check_steps(steps, 0)
+    steps = check_int("steps", steps, minimum=0, maximum=MAX_STEPS)
     out = [e]
     for _ in range(steps):
         e = e - lr / n * torch.sign(e) * e.abs() ** (p - 1)
@@ -789,7 +771,7 @@ def count_operations(d: int, depth: int, n: int = 1, *, seed: int = 0) -> dict:
     random "start" ``(X, y, theta1, scales)``.
     """
     d = check_int("d", d, minimum=1)
-    depth = _check_agd_depth(depth)
+    depth = check_int("depth", depth, minimum=1, maximum=MAX_DEPTH)
     n = check_int("n", n, minimum=1)
     gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
     X = torch.randn(n, d, generator=gen, dtype=torch.float64)
@@ -878,8 +860,8 @@ def race_agd_gd(X, y, lr, *, depth: int = 2, steps: int, tol: float = 1e-6) -> d
     if lr.ndim != 2 or lr.shape[0] != X.shape[0]:
         raise ValueError(f"lr: got shape {tuple(lr.shape)}, expected (B, R) with B = {X.shape[0]} problems")
     check_positive("lr", lr)
-    depth = _check_agd_depth(depth)
-    steps = _check_steps(steps, 1)
+    depth = check_int("depth", depth, minimum=1, maximum=MAX_DEPTH)
+    steps = check_int("steps", steps, minimum=1, maximum=MAX_STEPS)
     check_positive("tol", tol, allow_tensor=False)
     n = X.shape[1]
     lam, U = torch.linalg.eigh(X @ X.transpose(1, 2) / n)
@@ -927,7 +909,7 @@ def shallow_loss_after(X, y, lr, steps: int) -> torch.Tensor:
     (notebook 05, Figure 4). X: (n, d); y: (n,); lr: float or tensor (any shape). Returns lr's shape.
     """
     X, y = _data(X, y)
-    steps = _check_steps(steps, 0)
+    steps = check_int("steps", steps, minimum=0, maximum=MAX_STEPS)
     lr_t = _lr(lr, X)
     lam, U = torch.linalg.eigh(output_kernel(X))
     c = U.T @ y

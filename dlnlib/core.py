@@ -22,6 +22,8 @@ __all__ = [
     "check_positive",
     "check_nonneg",
     "check_int",
+    "MAX_STEPS",
+    "MAX_DEPTH",
     "check_choice",
     "check_batch",
     "batched_matmul",
@@ -149,12 +151,21 @@ def check_nonneg(name: str, value):
     return value
 
 
-def check_int(name: str, value, *, minimum: int | None = None) -> int:
-    """Raise ValueError unless ``value`` is an integer (>= ``minimum`` when given)."""
+MAX_STEPS = 10**8
+"""The most steps one training call may take (at tens of microseconds a step, about an hour)."""
+MAX_DEPTH = 10_000
+"""The deepest network the depth-looping tools accept (end-to-end operator, AGD)."""
+
+
+def check_int(name: str, value, *, minimum: int | None = None, maximum: int | None = None, why: str = "") -> int:
+    """Raise ValueError unless ``value`` is an integer in ``[minimum, maximum]`` (each bound when given); ``why``
+    is appended to the message about the upper bound (e.g. how to do without it)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name}: got {value!r}, expected an integer")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name}: got {value!r}, expected an integer >= {minimum}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name}: got {value:,}, expected at most {maximum:,}{why}")
     return int(value)
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 
 from .chains import _product, init_chain, layer_gradients, validate_chain
-from .core import check_choice, check_int, check_nonneg, check_positive
+from .core import MAX_DEPTH, check_choice, check_int, check_nonneg, check_positive
 from .losses import LpLoss
 from .train import TrainResult, gradient_descent
 
@@ -69,24 +69,20 @@ def _check_matrix(name: str, x, *, square: bool = False) -> torch.Tensor:
     return x
 
 
-MAX_DEPTH = 10_000
-"""The deepest chain the end-to-end tools accept (A_W costs O(depth) products per entry)."""
-
-
 def _check_depth(depth) -> int:
-    depth = check_int("depth", depth, minimum=1)
-    if depth > MAX_DEPTH:
-        raise ValueError(f"depth: got {depth:,}, expected at most {MAX_DEPTH:,}")
-    return depth
+    return check_int("depth", depth, minimum=1, maximum=MAX_DEPTH)  # A_W costs O(depth) products per entry
 
 
 def _clamp_spectrum(evals: torch.Tensor, size: int) -> torch.Tensor:
     # Eigenvalues of a PSD matrix below the rounding level of the largest one are zero in exact
     # arithmetic (a singular W gives Gram eigenvalues of order eps * ||W||^2, possibly negative);
     # setting them to exactly 0 makes fractional powers exact for singular W and NaN-free.
-    top = evals.abs().amax(-1, keepdim=True)
-    tol = 8 * size * torch.finfo(evals.dtype).eps * top
-    return torch.where(evals > tol, evals, torch.zeros_like(evals))
+    return torch.where(evals > _round_off(evals, size), evals, torch.zeros_like(evals))
+
+
+def _round_off(evals: torch.Tensor, size: int) -> torch.Tensor:
+    """The size below which a computed eigenvalue of a PSD matrix is round-off of an exact 0: 8 d eps lambda_max."""
+    return 8 * size * torch.finfo(evals.dtype).eps * evals.abs().amax(-1, keepdim=True)
 
 
 def _sym_eigh(S: torch.Tensor):
@@ -127,7 +123,7 @@ def psd_power(S: torch.Tensor, alpha: float) -> torch.Tensor:
     if alpha == 0:
         return torch.eye(d, dtype=S.dtype, device=S.device).expand(S.shape).clone()
     evals, evecs = _sym_eigh(0.5 * (S + S.transpose(-1, -2)))
-    tol = 8 * d * torch.finfo(evals.dtype).eps * evals.abs().amax(-1, keepdim=True)
+    tol = _round_off(evals, d)
     if bool((evals < -tol).any()):
         worst = float(evals.min())
         raise ValueError(f"S: has eigenvalue {worst:.3g} < 0, beyond round-off ({float(tol.max()):.2g}); expected a "
@@ -540,9 +536,7 @@ def lp_optimum(loss: LpLoss, *, iters: int = 100, tol: float = 1e-13):
     """
     if not isinstance(loss, LpLoss):
         raise ValueError(f"loss: got {type(loss).__name__}, expected a dlnlib.LpLoss")
-    iters = check_int("iters", iters, minimum=1)
-    if iters > LP_MAX_ITERS:
-        raise ValueError(f"iters: got {iters}, expected at most {LP_MAX_ITERS} (Newton converges in tens of steps)")
+    iters = check_int("iters", iters, minimum=1, maximum=LP_MAX_ITERS, why=" (Newton converges in tens of steps)")
     check_positive("tol", tol, allow_tensor=False)
     X, Y, p = loss.X, loss.Y, loss.p
     if torch.linalg.matrix_rank(X) < X.shape[1]:

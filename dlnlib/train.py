@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .chains import _product, validate_chain
-from .core import check_int, check_nonneg, check_ode_options, check_positive, solve_ode, time_grid
+from .core import MAX_STEPS, check_int, check_nonneg, check_ode_options, check_positive, solve_ode, time_grid
 
 __all__ = ["TrainResult", "FlowResult", "gradient_descent", "gradient_flow", "progress_enabled"]
 
@@ -132,8 +132,6 @@ def _record_steps(steps: int, record_every, record_steps):
     return _EverySteps(every, steps)
 
 
-MAX_STEPS = 10**8
-"""The most steps one gradient_descent call may take (at tens of microseconds a step, about an hour)."""
 
 
 _BUILTIN_RECORDS = ("loss", "end_to_end", "singular_values", "chain")
@@ -407,10 +405,8 @@ def gradient_descent(
     if not hasattr(loss, "chain_value_and_grads"):
         raise ValueError(f"loss: got {type(loss).__name__}, expected a dlnlib.losses.Loss")
     _check_fits(chain, loss)
-    steps = check_int("steps", steps, minimum=0)
-    if steps > MAX_STEPS:
-        raise ValueError(f"steps: got {steps:,}, expected at most {MAX_STEPS:,} (about an hour of tiny steps); "
-                         "run in parts, passing the returned chain to the next call")
+    steps = check_int("steps", steps, minimum=0, maximum=MAX_STEPS,
+                      why=" (about an hour of tiny steps); run in parts, passing the returned chain to the next call")
     if tol is not None:
         check_positive("tol", tol, allow_tensor=False)
     check_nonneg("weight_decay", weight_decay)
