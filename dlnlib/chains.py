@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import torch
 
 from .core import (
+    as_tensor,
     batched_matmul,
     check_batch,
     check_choice,
@@ -108,7 +109,10 @@ def init_chain(
             else:  # zero
                 w = torch.zeros(*batch, rows, cols, dtype=torch.float64)
             chain.append(w)
-    return [w.to(device=dev, dtype=dt) for w in chain]
+    chain = [w.to(device=dev, dtype=dt) for w in chain]
+    if scale is not None and not all(bool(torch.isfinite(w).all()) for w in chain):
+        raise ValueError(f"scale: got {scale!r}, which overflows {dt} in the weights; expected a smaller scale")
+    return chain
 
 
 def _balanced(dims, batch, gen, scale) -> list[torch.Tensor]:
@@ -188,7 +192,17 @@ def _prefix_products(chain) -> list[torch.Tensor]:
 
 def apply_chain(chain, X) -> torch.Tensor:
     """Network outputs for data rows: ``X`` of shape ``(*batch, n, d_0)`` -> ``(*batch, n, d_N)``."""
-    return batched_matmul(X, end_to_end(chain).transpose(-1, -2))
+    W = end_to_end(chain)
+    X = as_tensor("X", X, device=W.device, dtype=W.dtype, ndim_min=2)
+    if X.shape[-1] != W.shape[-1]:
+        raise ValueError(f"X: got shape {tuple(X.shape)}, expected (*batch, n, {W.shape[-1]}): rows of the "
+                         f"chain's input dimension d_0 = {W.shape[-1]}")
+    try:
+        torch.broadcast_shapes(X.shape[:-2], W.shape[:-2])
+    except RuntimeError:
+        raise ValueError(f"X: got batch shape {tuple(X.shape[:-2])}, which does not broadcast with the chain's "
+                         f"{tuple(W.shape[:-2])}") from None
+    return batched_matmul(X, W.transpose(-1, -2))
 
 
 def layer_gradients(chain, grad_w: torch.Tensor) -> list[torch.Tensor]:

@@ -20,13 +20,16 @@ __all__ = [
     "make_generator",
     "as_tensor",
     "check_positive",
+    "check_real",
+    "check_flag",
+    "check_finite_result",
+    "shown",
     "check_nonneg",
     "check_int",
     "MAX_STEPS",
     "MAX_DEPTH",
     "check_choice",
     "check_batch",
-    "batched_matmul",
     "solve_ode",
     "check_ode_options",
     "time_grid",
@@ -101,7 +104,7 @@ def make_generator(
     if seed is None:
         gen.seed()
     else:
-        check_int("seed", seed, minimum=0)
+        check_int("seed", seed, minimum=0, maximum=2**64 - 1)
         gen.manual_seed(int(seed))
     return gen
 
@@ -112,6 +115,7 @@ def as_tensor(name: str, value, *, device=None, dtype=None, ndim_min: int = 0) -
     device None: a tensor stays on its own device (it already says where it lives); anything else goes to
     ``get_device("auto")``.
     """
+    check_int("ndim_min", ndim_min, minimum=0)
     dev = value.device if device is None and isinstance(value, torch.Tensor) else get_device(device)
     dt = resolve_dtype(dtype)
     if (isinstance(value, torch.Tensor) and value.is_complex()) or isinstance(value, complex) or \
@@ -135,9 +139,11 @@ def _is_real(x) -> bool:
 def check_positive(name: str, value, *, allow_tensor: bool = True):
     """Raise ValueError unless ``value`` is finite and > 0 (every entry, for a tensor)."""
     if isinstance(value, torch.Tensor) and allow_tensor:
+        if value.is_complex() or value.dtype == torch.bool:
+            raise ValueError(f"{name}: got a {value.dtype} tensor, expected finite real numbers > 0")
         if value.numel() == 0 or not torch.isfinite(value).all() or not (value > 0).all():
-            shown = ", ".join(f"{v:g}" for v in value.detach().flatten()[:6].tolist())
-            raise ValueError(f"{name}: got [{shown}], expected finite numbers > 0")
+            listed = ", ".join(f"{v:g}" for v in value.detach().flatten()[:6].tolist())
+            raise ValueError(f"{name}: got [{listed}], expected finite numbers > 0")
         return value
     if not _is_real(value) or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name}: got {value!r}, expected a finite number > 0")
@@ -151,6 +157,60 @@ def check_nonneg(name: str, value):
     return value
 
 
+def shown(value) -> str:
+    """A short description of ``value`` for an error message: its shape for arrays, else its repr (cut at 60
+    characters) or its type."""
+    if isinstance(value, torch.Tensor) or type(value).__name__ == "ndarray":
+        return f"{type(value).__name__} of shape {tuple(value.shape)}"
+    if isinstance(value, (numbers.Number, str, bytes)) or value is None:
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+    if isinstance(value, (list, tuple, dict)):
+        return f"a {type(value).__name__} of {len(value)} item{'' if len(value) == 1 else 's'}"
+    return type(value).__name__
+
+
+def check_real(name: str, value, *, minimum: float | None = None, maximum: float | None = None,
+               positive: bool = False, nonzero: bool = False) -> float:
+    """``value`` as a float: a finite real number (not a bool; a 0-d real tensor or array counts) within the given
+    bounds, else a ValueError naming ``name``."""
+    for bound, given in (("minimum", minimum), ("maximum", maximum)):
+        if given is not None and (isinstance(given, bool) or not isinstance(given, numbers.Real)):
+            raise ValueError(f"{bound}: got {shown(given)}, expected a real number or None")
+    if isinstance(value, torch.Tensor) and value.ndim == 0 and not value.is_complex() and value.dtype != torch.bool:
+        value = value.item()
+    elif type(value).__name__ == "ndarray" and value.ndim == 0 and value.dtype.kind in "fiu":
+        value = value.item()
+    bounds = [("> 0" if positive else ""), ("!= 0" if nonzero else ""),
+              (f">= {minimum:g}" if minimum is not None else ""), (f"<= {maximum:g}" if maximum is not None else "")]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+            or (positive and value <= 0) or (nonzero and value == 0) \
+            or (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ValueError(f"{name}: got {shown(value)}, expected a finite number"
+                         + "".join(f" {b}" for b in bounds if b))
+    return float(value)
+
+
+def check_flag(name: str, value) -> bool:
+    """``value`` if it is True or False (a NumPy bool too), else a ValueError naming ``name`` (1, "yes" and None
+    are not flags)."""
+    if not isinstance(value, bool) and type(value).__name__ != "bool_":
+        raise ValueError(f"{name}: got {shown(value)}, expected True or False")
+    return bool(value)
+
+
+def check_finite_result(names: str, *outs: torch.Tensor, what: str = "the result"):
+    """``outs`` (one tensor alone) unless ``what`` left the floating-point range on finite inputs: then a
+    ValueError naming the inputs ``names`` to change (checked once on a result, never per step)."""
+    if not outs or not all(isinstance(out, torch.Tensor) for out in outs):
+        raise ValueError(f"outs: got {[shown(out) for out in outs]}, expected one or more tensors")
+    for out in outs:
+        if not bool(torch.isfinite(out).all()):
+            raise ValueError(f"{names}: {what} overflows {out.dtype} (NaN or inf) at the values given, expected "
+                             "smaller magnitudes")
+    return outs if len(outs) > 1 else outs[0]
+
+
 MAX_STEPS = 10**8
 """The most steps one training call may take (at tens of microseconds a step, about an hour)."""
 MAX_DEPTH = 10_000
@@ -160,6 +220,9 @@ MAX_DEPTH = 10_000
 def check_int(name: str, value, *, minimum: int | None = None, maximum: int | None = None, why: str = "") -> int:
     """Raise ValueError unless ``value`` is an integer in ``[minimum, maximum]`` (each bound when given); ``why``
     is appended to the message about the upper bound (e.g. how to do without it)."""
+    for bound, given in (("minimum", minimum), ("maximum", maximum)):
+        if given is not None and (isinstance(given, bool) or not isinstance(given, numbers.Integral)):
+            raise ValueError(f"{bound}: got {given!r}, expected an integer or None")
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name}: got {value!r}, expected an integer")
     if minimum is not None and value < minimum:
@@ -170,8 +233,10 @@ def check_int(name: str, value, *, minimum: int | None = None, maximum: int | No
 
 
 def check_choice(name: str, value, choices: Sequence[str]) -> str:
-    """Raise ValueError unless ``value`` is one of ``choices``."""
-    if value not in choices:
+    """Raise ValueError unless ``value`` is one of ``choices`` (a sequence of strings)."""
+    if isinstance(choices, str) or not isinstance(choices, Sequence) or not all(isinstance(c, str) for c in choices):
+        raise ValueError(f"choices: got {choices!r}, expected a sequence of strings")
+    if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name}: got {value!r}, expected one of {', '.join(map(repr, choices))}")
     return value
 
@@ -236,6 +301,22 @@ def solve_ode(rhs, t_span, y0, t_eval, *, rtol: float, atol: float, method: str 
     from scipy.integrate import solve_ivp
 
     method, max_evals = check_ode_options(rtol, atol, method, max_evals)
+    if not callable(rhs):
+        raise ValueError(f"rhs: got {type(rhs).__name__}, expected a callable rhs(t, y) -> array")
+    t_span = time_grid(t_span, "t_span")
+    if t_span.size != 2:
+        raise ValueError(f"t_span: got {t_span.tolist()}, expected (t0, t1) with t0 < t1")
+    t_eval = time_grid(t_eval, "t_eval")
+    if t_eval[0] < t_span[0] or t_eval[-1] > t_span[1]:
+        raise ValueError(f"t_eval: got times from {t_eval[0]:g} to {t_eval[-1]:g}, expected them inside t_span "
+                         f"[{t_span[0]:g}, {t_span[1]:g}]")
+    try:
+        y0 = np.asarray(y0, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"y0: got {type(y0).__name__}, expected a 1-D array of finite numbers") from exc
+    if y0.ndim != 1 or y0.size == 0 or not np.all(np.isfinite(y0)):
+        raise ValueError(f"y0: got shape {y0.shape} with {int(np.sum(~np.isfinite(y0)))} non-finite entries, "
+                         "expected a non-empty 1-D array of finite numbers")
     evals = [0]
 
     def guarded(t, y):
@@ -261,14 +342,21 @@ def solve_ode(rhs, t_span, y0, t_eval, *, rtol: float, atol: float, method: str 
     return sol.y, int(sol.nfev)
 
 
-def time_grid(times):
-    """``times`` as a 1-D float64 numpy array, or a ValueError naming ``times`` (not numpy's own message)."""
+def time_grid(times, name: str = "times"):
+    """``times`` as a 1-D float64 numpy array: non-empty, finite and strictly increasing, or a ValueError naming
+    ``name`` (never numpy's own message)."""
     import numpy as np
 
+    expected = "expected a finite, strictly increasing, non-empty 1-D array of numbers"
+    if isinstance(times, (str, bytes)) or isinstance(times, torch.Tensor) and times.is_complex():
+        raise ValueError(f"{name}: got {times!r}, {expected}")
     try:
-        return np.asarray(times, dtype=float).ravel()
+        ts = np.asarray(times.detach().cpu() if isinstance(times, torch.Tensor) else times, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"times: got {times!r}, expected a finite, strictly increasing 1-D array of numbers") from exc
+        raise ValueError(f"{name}: got {times!r}, {expected}") from exc
+    if ts.ndim > 1 or ts.size < 1 or not np.all(np.isfinite(ts)) or np.any(np.diff(ts.ravel()) <= 0):
+        raise ValueError(f"{name}: got {ts.ravel()[:6].tolist()}{'...' if ts.size > 6 else ''}, {expected}")
+    return ts.ravel()
 
 
 MAX_ELEMENTS = 10**9
@@ -278,7 +366,14 @@ allocator error from inside torch."""
 
 def check_size(name: str, shape) -> None:
     """ValueError naming ``name`` when a tensor of ``shape`` would hold more than :data:`MAX_ELEMENTS` numbers."""
-    total = math.prod(int(d) for d in shape)
+    try:
+        dims = [d for d in shape]
+    except TypeError:
+        dims = None
+    if dims is None or isinstance(shape, (str, bytes)) or \
+            any(isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 0 for d in dims):
+        raise ValueError(f"{name}: got shape {shape!r}, expected a sequence of non-negative integers")
+    total = math.prod(int(d) for d in dims)
     if total > MAX_ELEMENTS:
-        raise ValueError(f"{name}: a tensor of shape {tuple(int(d) for d in shape)} would hold {total:.3g} numbers "
+        raise ValueError(f"{name}: a tensor of shape {tuple(int(d) for d in dims)} would hold {total:.3g} numbers "
                          f"({8 * total / 2**30:.3g} GiB in float64), expected at most {MAX_ELEMENTS:.0e}")

@@ -27,6 +27,13 @@ class Loss:
     # True when ``take`` can restrict the loss to a subset of trials (lets the engine drop stopped trials).
     supports_take: bool = False
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # A subclass that writes its own chain_value_and_grads (the extension point before the checked/unchecked
+        # split) is trusted to do its own checks: the engine calls that implementation.
+        if "chain_value_and_grads" in vars(cls) and "_chain_value_and_grads" not in vars(cls):
+            cls._chain_value_and_grads = vars(cls)["chain_value_and_grads"]
+
     def take(self, index: torch.Tensor, batch: tuple) -> Loss:
         """This loss for the flattened trials ``index`` of a batch of shape ``batch`` (per-trial data
         indexed, shared data kept). Subclasses with ``supports_take = True`` implement it."""
@@ -39,7 +46,29 @@ class Loss:
         raise NotImplementedError
 
     def __call__(self, W: torch.Tensor) -> torch.Tensor:
-        return self.value(self._check_w(W))
+        """The loss of the end-to-end matrix ``W`` (checked: a finite float tensor of this loss's shape, dtype and
+        device)."""
+        W = self._check_w(validate_chain([W], "W", finite=True)[0])
+        self.check_fits([W], "W")
+        return self.value(W)
+
+    def check_fits(self, chain, name: str = "chain") -> None:
+        """A ValueError naming ``name`` unless the (validated) chain's end-to-end map has the shape this loss
+        expects and the chain has its data's dtype and device."""
+        out_dim, in_dim = self.out_dim, self.in_dim
+        d_out, d_in = chain[-1].shape[-2], chain[0].shape[-1]
+        if (out_dim is not None and d_out != out_dim) or (in_dim is not None and d_in != in_dim):
+            raise ValueError(f"{name}: its end-to-end map is {d_out} x {d_in} (d_N x d_0) but the loss expects "
+                             f"{out_dim} x {in_dim}; choose dims = [{in_dim}, ..., {out_dim}]")
+        data = [v for v in vars(self).values() if isinstance(v, torch.Tensor) and v.is_floating_point()]
+        where = {str(v.device) for v in data} - {str(chain[0].device)}
+        if where:
+            raise ValueError(f"loss: its data are on {', '.join(sorted(where))} but the {name} is on {chain[0].device};"
+                             f" build the loss with device={str(chain[0].device)!r} (or move the {name} with .to(...))")
+        kinds = {str(v.dtype) for v in data} - {str(chain[0].dtype)}
+        if kinds:
+            raise ValueError(f"loss: its data are {', '.join(sorted(kinds))} but the {name} is {chain[0].dtype}; build"
+                             f" the loss with dtype={chain[0].dtype} (or convert the {name} with .to(dtype))")
 
     def _check_w(self, W) -> torch.Tensor:
         if not isinstance(W, torch.Tensor) or W.ndim < 2:
@@ -58,7 +87,15 @@ class Loss:
         return self.value(W), self.grad(W)
 
     def chain_value_and_grads(self, chain) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Loss of the chain's end-to-end matrix and the gradient for every layer (one pass of partial products)."""
+        """Loss of the chain's end-to-end matrix and the gradient for every layer (one pass of partial products).
+
+        chain: ``[W_1, ..., W_N]`` of finite float tensors whose end-to-end map has this loss's shape (checked;
+        the training engine calls the unchecked ``_chain_value_and_grads`` once per step instead)."""
+        chain = validate_chain(chain, finite=True)
+        self.check_fits(chain)
+        return self._chain_value_and_grads(chain)
+
+    def _chain_value_and_grads(self, chain) -> tuple[torch.Tensor, list[torch.Tensor]]:
         prefixes = _prefix_products(chain)
         value, G = self.value_and_grad(self._check_w(prefixes[-1]))
         return value, _layer_gradients(chain, G, prefixes)
@@ -222,7 +259,7 @@ class DiagonalCompletion(Loss):
         diff = torch.diagonal(W, dim1=-2, dim2=-1) - self.target_diag
         return self._factor * (diff * diff).sum(-1), 2.0 * self._factor * diff
 
-    def chain_value_and_grads(self, chain):
+    def _chain_value_and_grads(self, chain):
         prefixes = _prefix_products(chain)
         value, g = self.value_and_diagonal_grad(self._check_w(prefixes[-1]))
         return value, _layer_gradients(chain, g, prefixes, diagonal=True)
@@ -241,10 +278,12 @@ class ChainLoss(Loss):
         self.fn = fn
 
     def __call__(self, chain):
-        return self.fn(validate_chain(chain))
+        return self.fn(validate_chain(chain, finite=True))
 
     def chain_value_and_grads(self, chain):
-        chain = validate_chain(chain)
+        return self._chain_value_and_grads(validate_chain(chain, finite=True))
+
+    def _chain_value_and_grads(self, chain):
         with torch.enable_grad():
             leaves = [w.detach().requires_grad_(True) for w in chain]
             val = self.fn(leaves)

@@ -17,6 +17,7 @@ import torch
 
 from .chains import _product, validate_chain
 from .core import MAX_STEPS, check_int, check_nonneg, check_ode_options, check_positive, solve_ode, time_grid
+from .losses import Loss
 
 __all__ = ["TrainResult", "FlowResult", "gradient_descent", "gradient_flow", "progress_enabled"]
 
@@ -27,7 +28,10 @@ def progress_enabled(progress: bool | None, work: int) -> bool:
     """Whether to show a tqdm bar: explicit ``progress`` wins; otherwise on for long runs unless
     the environment variable ``DLNLIB_PROGRESS=0`` (set by the test suite and notebook runner)."""
     if progress is not None:
-        return bool(progress)
+        if not isinstance(progress, bool):
+            raise ValueError(f"progress: got {progress!r}, expected True, False or None (automatic)")
+        return progress
+    check_int("work", work, minimum=0)
     return os.environ.get("DLNLIB_PROGRESS", "1") != "0" and work >= 200_000
 
 
@@ -82,23 +86,18 @@ class TrainResult:
         return "; ".join(parts)
 
 
-def _check_fits(chain, loss) -> None:
-    """The chain's end-to-end map must have the shape the loss expects: an error naming the chain, not W."""
-    out_dim, in_dim = getattr(loss, "out_dim", None), getattr(loss, "in_dim", None)
-    d_out, d_in = chain[-1].shape[-2], chain[0].shape[-1]
-    if (out_dim is not None and d_out != out_dim) or (in_dim is not None and d_in != in_dim):
-        raise ValueError(f"chain: its end-to-end map is {d_out} x {d_in} (d_N x d_0) but the loss expects "
-                         f"{out_dim} x {in_dim}; choose dims = [{in_dim}, ..., {out_dim}]")
-
-
-def _check_same_device(loss, device: torch.device) -> None:
-    """The loss's data must live where the chain lives: a clear error instead of torch's mixed-device one."""
-    where = {str(v.device) for v in vars(loss).values() if isinstance(v, torch.Tensor)} - {str(device)}
-    if where:
-        raise ValueError(
-            f"loss: its data are on {', '.join(sorted(where))} but the chain is on {device}; build the loss"
-            f" with device={str(device)!r} (or move the chain with [w.to(...) for w in chain])"
-        )
+def _names_tuple(name: str, value) -> tuple:
+    """A tuple of names from one name or an iterable of names; ValueError naming ``name`` otherwise."""
+    if isinstance(value, str):
+        return (value,)
+    try:
+        names = tuple(value)
+    except TypeError:
+        raise ValueError(f"{name}: got {value!r}, expected a name or a list of names") from None
+    for v in names:
+        if not isinstance(v, str):
+            raise ValueError(f"{name}: got {v!r} in the list, expected names (strings)")
+    return names
 
 
 def _lr_tensor(lr, like: torch.Tensor) -> torch.Tensor:
@@ -155,8 +154,7 @@ class _Run:
         self.record_names, self.callbacks, self.rec_at = record, callbacks, rec_at
         ref = chain[0]
         lr_t = _lr_tensor(lr, ref)
-        _check_same_device(loss, ref.device)
-        value, grads = loss.chain_value_and_grads(chain)
+        value, grads = loss._chain_value_and_grads(chain)
         try:
             batch = torch.broadcast_shapes(value.shape, lr_t.shape, *(w.shape[:-2] for w in chain))
         except RuntimeError as exc:
@@ -166,7 +164,7 @@ class _Run:
             ) from exc
         if batch != value.shape or any(w.shape[:-2] != batch for w in chain):
             chain = [w.expand(*batch, *w.shape[-2:]).clone() for w in chain]
-            value, grads = loss.chain_value_and_grads(chain)
+            value, grads = loss._chain_value_and_grads(chain)
         lr_b = lr_t.expand(batch)
         self.batch, self.n_trials = batch, value.numel()
         # Working set: once most trials have stopped, the rest continue as a smaller batch. Only for
@@ -178,7 +176,7 @@ class _Run:
             self.idx = torch.arange(n, device=ref.device)
             chain, lr_b = [w.reshape(n, *w.shape[-2:]) for w in chain], lr_b.reshape(n)
             loss = self.full_loss = loss.take(self.idx, batch)
-            value, grads = loss.chain_value_and_grads(chain)
+            value, grads = loss._chain_value_and_grads(chain)
         self.loss, self.chain, self.value, self.grads = loss, chain, value, grads
         self.lr, self.step_lr = lr_b, lr_b[..., None, None]
         finite0 = torch.isfinite(value)
@@ -225,7 +223,7 @@ class _Run:
             new = [torch.where(m, n, w) for n, w in zip(new, self.chain)]
         self.prev = (self.chain, self.value, self.grads)
         self.chain = new
-        self.value, self.grads = self.loss.chain_value_and_grads(new)
+        self.value, self.grads = self.loss._chain_value_and_grads(new)
 
     def check(self) -> None:
         """Fast check after a step, on the device: trials at ``loss <= tol`` (or NaN) stop being updated,
@@ -297,7 +295,7 @@ class _Run:
         self.active, self.age, self.diverged = self.active[keep], self.age[keep], self.diverged[keep]
         self.chain = [w[keep] for w in self.chain]
         self.loss = self.full_loss.take(self.idx, (self.n_trials,))
-        self.value, self.grads = self.loss.chain_value_and_grads(self.chain)
+        self.value, self.grads = self.loss._chain_value_and_grads(self.chain)
         self.vmax, self.prev = self.value, None
 
     def working(self) -> dict:
@@ -402,21 +400,25 @@ def gradient_descent(
     again with exact per-step checks (with a ``direction``, which may keep state, every step is exact).
     """
     chain = [w.clone() for w in validate_chain(chain, finite=True)]
-    if not hasattr(loss, "chain_value_and_grads"):
+    if not isinstance(loss, Loss):
         raise ValueError(f"loss: got {type(loss).__name__}, expected a dlnlib.losses.Loss")
-    _check_fits(chain, loss)
+    loss.check_fits(chain)
     steps = check_int("steps", steps, minimum=0, maximum=MAX_STEPS,
                       why=" (about an hour of tiny steps); run in parts, passing the returned chain to the next call")
     if tol is not None:
         check_positive("tol", tol, allow_tensor=False)
     check_nonneg("weight_decay", weight_decay)
     check_positive("blowup", blowup, allow_tensor=False)
-    record = tuple(record)
+    record = _names_tuple("record", record)
     for name in record:
         if name not in _BUILTIN_RECORDS:
             raise ValueError(f"record: got {name!r}, expected names from {_BUILTIN_RECORDS}")
+    if callbacks is not None and not isinstance(callbacks, dict):
+        raise ValueError(f"callbacks: got {type(callbacks).__name__}, expected a dict name -> fn(chain)")
     callbacks = dict(callbacks or {})
     for name, fn in callbacks.items():
+        if not isinstance(name, str):
+            raise ValueError(f"callbacks: got the key {name!r}, expected names (strings)")
         if not callable(fn):
             raise ValueError(f"callbacks: {name!r} is {type(fn).__name__}, expected a callable fn(chain)")
     if direction is not None and not callable(direction):
@@ -489,13 +491,13 @@ def gradient_flow(
     minutes; a flow that leaves float64's range is a ValueError too.
     """
     chain = validate_chain(chain, finite=True)
-    if not hasattr(loss, "chain_value_and_grads"):
+    if not isinstance(loss, Loss):
         raise ValueError(f"loss: got {type(loss).__name__}, expected a dlnlib.losses.Loss")
-    _check_fits(chain, loss)
+    loss.check_fits(chain)
     check_ode_options(rtol, atol, method, max_evals)  # also when no solve is needed (a single time)
+    if direction is not None and not callable(direction):
+        raise ValueError(f"direction: got {type(direction).__name__}, expected a callable (chain, grads) -> list")
     ts = time_grid(times)
-    if ts.size < 1 or not np.all(np.isfinite(ts)) or np.any(np.diff(ts) <= 0):
-        raise ValueError(f"times: got {ts[:6].tolist()}..., expected a finite, strictly increasing 1-D array")
     shapes = [w.shape for w in chain]
     sizes = [w.numel() for w in chain]
     dev, dt = chain[0].device, chain[0].dtype
@@ -506,7 +508,7 @@ def gradient_flow(
 
     def rhs(_t, y):
         c = unflatten(y)
-        _, g = loss.chain_value_and_grads(c)
+        _, g = loss._chain_value_and_grads(c)
         d = g if direction is None else direction(c, g)
         return -np.concatenate([x.detach().reshape(-1).to("cpu", torch.float64).numpy() for x in d])
 
@@ -519,5 +521,5 @@ def gradient_flow(
                                 max_evals=max_evals, what="times")
     per_time = [unflatten(sol_y[:, k].copy()) for k in range(sol_y.shape[1])]
     chains = [torch.stack([c[j] for c in per_time]) for j in range(len(chain))]
-    losses = torch.stack([loss.chain_value_and_grads(c)[0] for c in per_time])
+    losses = torch.stack([loss._chain_value_and_grads(c)[0] for c in per_time])
     return FlowResult(times=torch.from_numpy(ts), chains=chains, losses=losses, nfev=int(nfev))
