@@ -9,14 +9,20 @@ front-end, which is how the tests drive them. Topic builders live in submodules 
 
 from __future__ import annotations
 
+import inspect
 import io
+import math
+import numbers
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
 
 import ipywidgets as w
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+
+from ..core import check_choice, check_flag, check_int, check_real, shown
 
 __all__ = [
     "DivergenceMarks",
@@ -52,8 +58,82 @@ def present_style():
         yield
 
 
+# ---------------------------------------------------------------------------------------------
+# Validation shared by the builders of this package (each raises a ValueError naming the argument)
+# ---------------------------------------------------------------------------------------------
+
+MAX_PANELS = 12
+"""The most rows (or columns) of axes a slider figure may have."""
+MAX_INCHES = 100.0
+"""The largest figure side, in inches."""
+MAX_DPI = 600
+"""The highest resolution a slider figure is rendered at (a 9-inch figure at 600 dpi is 5400 px wide)."""
+
+
+def _number(name: str, value, *, lo: float | None = None, hi: float | None = None):
+    """``value`` unchanged (an int stays an int) when ``core.check_real`` accepts it within ``[lo, hi]``; slider
+    settings are plain numbers, so a 0-d tensor or array is refused here."""
+    if hasattr(value, "ndim"):
+        raise ValueError(f"{name}: got {shown(value)}, expected a plain number")
+    check_real(name, value, minimum=lo, maximum=hi)
+    return value
+
+
+def _text(name: str, value) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{name}: got {type(value).__name__}, expected a str")
+    return value
+
+
+def _axes(name: str, ax) -> Axes:
+    if not isinstance(ax, Axes):
+        raise ValueError(f"{name}: got {type(ax).__name__}, expected a matplotlib Axes")
+    return ax
+
+
+def _figure(name: str, fig) -> Figure:
+    if not isinstance(fig, Figure):
+        raise ValueError(f"{name}: got {type(fig).__name__}, expected a matplotlib Figure")
+    return fig
+
+
+def _readout_format(fmt) -> str:
+    from ipywidgets.widgets.trait_types import _number_format_re, _number_format_types
+
+    match = _number_format_re.match(fmt) if isinstance(fmt, str) else None
+    if match is None or (match.group(9) is not None and match.group(9) not in _number_format_types):
+        raise ValueError(f"readout_format: got {fmt!r}, expected a number format such as '.3g' or '.2f'")
+    return fmt
+
+
+def _grid(name: str, value, lo, hi, step, *, integer: bool = False):
+    """Check a slider's range and step, and that ``value`` (argument ``name``) lies in it on the grid
+    ``lo + k * step``: ipywidgets would clamp a value outside the range (or round one off the grid) silently."""
+    if integer:
+        lo, hi = check_int("lo", lo), check_int("hi", hi)
+        step = check_int("step", step, minimum=1)
+        value = check_int(name, value)
+    else:
+        lo, hi, value = _number("lo", lo), _number("hi", hi), _number(name, value)
+        step = _number("step", step)
+    if not lo < hi:
+        raise ValueError(f"hi: got {hi!r} with lo = {lo!r}, expected lo < hi")
+    if not 0 < step <= hi - lo:
+        raise ValueError(f"step: got {step!r}, expected a step > 0 and at most hi - lo = {hi - lo:g}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name}: got {value!r}, expected a value in the slider's range [{lo:g}, {hi:g}]")
+    k = (value - lo) / step
+    if abs(k - round(k)) > 1e-9:
+        raise ValueError(f"{name}: got {value!r}, expected a value on the slider grid {lo:g} + k * {step:g}")
+    return value
+
+
 def make_figure(nrows: int = 1, ncols: int = 1, *, figsize=(9.0, 3.6)):
     """A pyplot-free figure (so it is never auto-displayed) and its axes array."""
+    why = " (a slider figure shows a few panels)"
+    nrows = check_int("nrows", nrows, minimum=1, maximum=MAX_PANELS, why=why)
+    ncols = check_int("ncols", ncols, minimum=1, maximum=MAX_PANELS, why=why)
+    _figsize(figsize)
     with present_style():
         fig = Figure(figsize=figsize)
         fig.subplots_adjust(left=0.09, right=0.98, bottom=0.14, top=0.9, wspace=0.28, hspace=0.35)
@@ -61,9 +141,23 @@ def make_figure(nrows: int = 1, ncols: int = 1, *, figsize=(9.0, 3.6)):
     return fig, axes
 
 
+def _figsize(figsize) -> None:
+    try:
+        ok = len(figsize) == 2 and not isinstance(figsize, str)
+    except TypeError:
+        ok = False
+    if not ok or not all(not isinstance(v, bool) and isinstance(v, numbers.Real) and 0 < v <= MAX_INCHES
+                         for v in figsize):
+        raise ValueError(f"figsize: got {figsize!r}, expected (width, height) in inches, each in (0, {MAX_INCHES:g}]")
+
+
 def light_log_axis(ax, axis: str = "y", numticks: int = 5) -> None:
     """Few major ticks and no minor ticks on a log axis: the tick labels dominate redraw time."""
     from matplotlib.ticker import LogLocator, NullLocator
+
+    _axes("ax", ax)
+    check_choice("axis", axis, ("x", "y"))
+    numticks = check_int("numticks", numticks, minimum=2, maximum=50)
 
     target = ax.yaxis if axis == "y" else ax.xaxis
     target.set_major_locator(LogLocator(numticks=numticks))
@@ -73,6 +167,7 @@ def light_log_axis(ax, axis: str = "y", numticks: int = 5) -> None:
 def clear_data(ax) -> None:
     """Remove an axes' lines, patches, collections, texts and legend but keep its ticks, labels and title:
     unlike ``ax.clear()`` nothing is rebuilt, so a redraw stays fast."""
+    _axes("ax", ax)
     for artist in [*ax.lines, *ax.collections, *ax.patches, *ax.texts]:
         artist.remove()
     if ax.get_legend() is not None:
@@ -80,41 +175,78 @@ def clear_data(ax) -> None:
     ax.set_prop_cycle(None)
 
 
-def _on_grid(value, lo, step, name):
-    k = (value - lo) / step
-    if abs(k - round(k)) > 1e-9:
-        raise ValueError(f"{name}: got {value!r}, expected a value on the slider grid {lo:g} + k * {step:g}")
+def _float_slider(name: str, description: str, value: float, lo: float, hi: float, step: float, *,
+                  readout_format=".3g", continuous: bool = True):
+    # float_slider for a builder's argument ``name``: a bad initial value is refused under that name
+    _text("description", description)
+    _grid(name, value, lo, hi, step)
+    _readout_format(readout_format)
+    return w.FloatSlider(
+        value=value, min=lo, max=hi, step=step, description=description,
+        continuous_update=check_flag("continuous", continuous), readout_format=readout_format,
+        style={"description_width": "initial"},
+    )
 
 
 def float_slider(description: str, value: float, lo: float, hi: float, step: float, *, readout_format=".3g",
                  continuous: bool = True):
-    """A slider labelled in words and symbol (e.g. "learning rate η"); ``value`` must lie on its grid.
+    """A slider labelled in words and symbol (e.g. "learning rate η"); ``value`` must lie in [lo, hi] on its grid
+    ``lo + k * step`` (0 < step <= hi - lo).
 
     continuous: redraw while the handle is dragged (for demos whose redraw is cheap), else on release.
     """
-    _on_grid(value, lo, step, "value")
-    return w.FloatSlider(
+    return _float_slider("value", description, value, lo, hi, step, readout_format=readout_format,
+                         continuous=continuous)
+
+
+def _int_slider(name: str, description: str, value: int, lo: int, hi: int, step: int = 1, *,
+                continuous: bool = True):
+    _text("description", description)
+    _grid(name, value, lo, hi, step, integer=True)
+    return w.IntSlider(
         value=value, min=lo, max=hi, step=step, description=description,
-        continuous_update=continuous, readout_format=readout_format, style={"description_width": "initial"},
+        continuous_update=check_flag("continuous", continuous), style={"description_width": "initial"},
     )
 
 
 def int_slider(description: str, value: int, lo: int, hi: int, step: int = 1, *, continuous: bool = True):
-    """An integer slider labelled in words and symbol; ``continuous`` as in ``float_slider``."""
-    _on_grid(value, lo, step, "value")
-    return w.IntSlider(
-        value=value, min=lo, max=hi, step=step, description=description,
-        continuous_update=continuous, style={"description_width": "initial"},
-    )
+    """An integer slider labelled in words and symbol; integers with ``value`` in [lo, hi] on the grid
+    ``lo + k * step``; ``continuous`` as in ``float_slider``."""
+    return _int_slider("value", description, value, lo, hi, step, continuous=continuous)
+
+
+def _options(name: str, options) -> list:
+    """``options`` sorted: distinct finite real numbers, at least one."""
+    try:
+        values = list(options) if not isinstance(options, (str, bytes)) else None
+    except TypeError:
+        values = None
+    if not values or not all(not isinstance(v, bool) and isinstance(v, numbers.Real) and math.isfinite(v)
+                             for v in values):
+        raise ValueError(f"{name}: got {options!r}, expected a non-empty sequence of finite numbers")
+    if len(set(values)) < len(values):
+        raise ValueError(f"{name}: got {options!r}, expected distinct values")
+    return sorted(values)
+
+
+def _selection_slider(name: str, description: str, options, value, *, continuous: bool = True):
+    _text("description", description)
+    options = _options("options", options)
+    if isinstance(value, bool) or value not in options:
+        raise ValueError(f"{name}: got {value!r}, expected one of {options}")
+    return w.SelectionSlider(options=options, value=value, description=description,
+                             continuous_update=check_flag("continuous", continuous),
+                             style={"description_width": "initial"})
 
 
 def selection_slider(description: str, options, value, *, continuous: bool = True):
-    """A slider over given values, which it shows in increasing order (left to right)."""
-    options = sorted(options)
-    if value not in options:
-        raise ValueError(f"value: got {value!r}, expected one of {options}")
-    return w.SelectionSlider(options=options, value=value, description=description, continuous_update=continuous,
-                             style={"description_width": "initial"})
+    """A slider over given values (distinct finite numbers), which it shows in increasing order (left to right);
+    ``value`` must be one of them."""
+    return _selection_slider("value", description, options, value, continuous=continuous)
+
+
+MAX_PIXELS = 10_000
+"""The widest (or tallest) image ``render_png`` draws, in pixels."""
 
 
 def render_png(fig, dpi: int = 72) -> bytes:
@@ -122,6 +254,8 @@ def render_png(fig, dpi: int = 72) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
 
+    _figure("fig", fig)
+    _dpi(dpi, fig)
     fig.set_dpi(dpi)
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     canvas.draw()
@@ -131,9 +265,39 @@ def render_png(fig, dpi: int = 72) -> bytes:
     return buf.getvalue()
 
 
+def _dpi(dpi, fig) -> int:
+    dpi = check_int("dpi", dpi, minimum=10, maximum=MAX_DPI)
+    width, height = fig.get_size_inches() * dpi
+    if max(width, height) > MAX_PIXELS:
+        raise ValueError(f"dpi: got {dpi} for a {fig.get_figwidth():g} x {fig.get_figheight():g} inch figure, that is "
+                         f"{width:.0f} x {height:.0f} px, expected at most {MAX_PIXELS} px a side")
+    return dpi
+
+
+def _series(name: str, values, *, finite: bool) -> np.ndarray:
+    """``values`` as a 1-D float array (real numbers; NaN and inf allowed unless ``finite``)."""
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().numpy()
+    try:
+        arr = np.asarray(values)
+    except (TypeError, ValueError):
+        arr = np.asarray(None)
+    if arr.dtype.kind not in "iuf" or arr.ndim != 1:
+        shape = f"shape {arr.shape}" if arr.dtype.kind in "iuf" else type(values).__name__
+        raise ValueError(f"{name}: got {shape}, expected a 1-D array of real numbers")
+    if finite and not np.isfinite(arr).all():
+        raise ValueError(f"{name}: contains NaN or infinite entries, expected finite numbers")
+    return arr.astype(float, copy=False)
+
+
 def divergence(x, g):
-    """The x where a curve ``(x, g)`` first stops being finite (the run diverged there), else None."""
-    bad = ~np.isfinite(np.asarray(g, dtype=float))
+    """The x where a curve ``(x, g)`` first stops being finite (the run diverged there), else None.
+
+    x: finite 1-D array; g: 1-D array of the same length (NaN or inf where the run diverged)."""
+    x, g = _series("x", x, finite=True), _series("g", g, finite=False)
+    if len(x) != len(g):
+        raise ValueError(f"g: got {len(g)} values for {len(x)} x values, expected one per x")
+    bad = ~np.isfinite(g)
     return float(x[int(np.flatnonzero(bad)[0])]) if bad.any() else None
 
 
@@ -142,7 +306,7 @@ class DivergenceMarks:
     a red dashed line marks the step, and a bold red label names the run and the step."""
 
     def __init__(self, ax, y_top: float):
-        self.ax, self.y_top = ax, y_top
+        self.ax, self.y_top = _axes("ax", ax), _number("y_top", y_top)
         (self.crosses,) = ax.plot([], [], "X", color="tab:red", ms=18, mec="white", mew=1.0, zorder=5)
         self.rules = [ax.axvline(0.0, color="tab:red", ls="--", lw=1.5, visible=False) for _ in range(2)]
         self.label = ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center", va="center", color="tab:red",
@@ -151,6 +315,7 @@ class DivergenceMarks:
 
     def update(self, events) -> None:
         """events: (x, label) of each diverged run, e.g. (35, "depth 3 diverged at step 35"); [] clears the marks."""
+        _events(events)
         xs = [float(x) for x, _ in events]
         names = [label for _, label in events]
         self.crosses.set_data(xs, [self.y_top] * len(xs))
@@ -162,14 +327,33 @@ class DivergenceMarks:
         self.label.set_visible(bool(names))
 
 
+def _events(events) -> None:
+    ok = isinstance(events, (list, tuple))
+    for event in events if ok else ():
+        ok = ok and isinstance(event, (list, tuple)) and len(event) == 2 and isinstance(event[1], str)
+        if ok:
+            try:
+                _number("events", event[0])
+            except ValueError:
+                ok = False
+    if not ok:
+        raise ValueError(f"events: got {events!r}, expected a list of (x, label) pairs: a finite number and a str")
+
+
 class SliderFigure:
     """A figure redrawn into an ``ipywidgets.Image`` whenever one of ``sliders`` changes.
 
-    fig, axes: from ``make_figure``; sliders: name -> widget with a ``value``;
-    update: ``update(**values)`` redraws the axes (and may return a status string shown below).
+    fig, axes: from ``make_figure`` (the axes are those of ``fig``); sliders: name -> ipywidget with a ``value``
+    (at least one); update: ``update(**values)`` redraws the axes (and may return a status string shown below);
+    dpi: the resolution of the rendered image (10 to ``MAX_DPI``).
     """
 
     def __init__(self, fig, axes, sliders: dict, update: Callable[..., str | None], *, dpi: int = 96):
+        _figure("fig", fig)
+        _axes_of(fig, axes)
+        _check_sliders(sliders)
+        _check_update(update, sliders)
+        dpi = _dpi(dpi, fig)
         self.fig, self.axes, self.sliders, self._update, self.dpi = fig, axes, dict(sliders), update, dpi
         self.image = w.Image(format="png")
         self.status = w.HTML(style={"font_size": "14pt"})  # read from the back of the room too
@@ -184,15 +368,19 @@ class SliderFigure:
 
     def _fix_layout(self) -> None:
         """Solve a constrained layout once with the default values drawn, then keep those positions:
-        no label is clipped, and redraws skip the layout solver (the slowest part of a redraw)."""
+        no label is clipped, and redraws skip the layout solver (the slowest part of a redraw).
+
+        The solver runs on its own with the Agg renderer at ``dpi`` (what a draw would run first): the same
+        positions as a full draw, without drawing every artist once more."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
         with present_style():
             self._update(**self.values)
             self.fig.set_layout_engine("constrained")
-            canvas = self.fig.canvas if isinstance(self.fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(self.fig)
+            if not isinstance(self.fig.canvas, FigureCanvasAgg):
+                FigureCanvasAgg(self.fig)
             self.fig.set_dpi(self.dpi)
-            canvas.draw()
+            self.fig.get_layout_engine().execute(self.fig)
             self.fig.set_layout_engine("none")
         # Shown at its natural pixel size: scaling a bitmap up blurs it on a projector.
         self.image.layout = w.Layout(width=f"{int(self.fig.get_figwidth() * self.dpi)}px", max_width="100%")
@@ -209,6 +397,8 @@ class SliderFigure:
         t0 = time.perf_counter()
         with present_style():
             msg = self._update(**self.values)
+            if msg is not None and not isinstance(msg, str):
+                raise ValueError(f"update: returned {type(msg).__name__}, expected a status str or None")
             self.image.value = render_png(self.fig, self.dpi)
         self.status.value = msg or ""
         self.renders += 1
@@ -216,6 +406,40 @@ class SliderFigure:
 
     def _repr_mimebundle_(self, **kwargs):
         return self.ui._repr_mimebundle_(**kwargs)
+
+
+def _axes_of(fig, axes, count: int | None = None) -> list:
+    """``axes`` (one Axes or an array of them, all of ``fig``; ``count`` of them when given) as a flat list."""
+    try:
+        flat = list(np.asarray(axes, dtype=object).ravel())
+    except (TypeError, ValueError):
+        flat = [None]
+    if not flat or (count is not None and len(flat) != count) or \
+            not all(isinstance(ax, Axes) and ax.figure is fig for ax in flat):
+        want = f"{count} Axes of fig" if count is not None else "the Axes of fig (one, or an array of them)"
+        raise ValueError(f"axes: got {type(axes).__name__}, expected {want}")
+    return flat
+
+
+def _check_sliders(sliders) -> None:
+    if not isinstance(sliders, dict) or not sliders:
+        raise ValueError(f"sliders: got {type(sliders).__name__}, expected a non-empty dict name -> slider widget")
+    for key, s in sliders.items():
+        if not isinstance(key, str) or not key.isidentifier():
+            raise ValueError(f"sliders: got the key {key!r}, expected names that are Python identifiers")
+        if not isinstance(s, w.ValueWidget):
+            raise ValueError(f"sliders: got {type(s).__name__} for {key!r}, expected an ipywidget with a value")
+
+
+def _check_update(update, sliders) -> None:
+    if not callable(update):
+        raise ValueError(f"update: got {type(update).__name__}, expected a function update(**values)")
+    try:
+        inspect.signature(update).bind(**{k: s.value for k, s in sliders.items()})
+    except TypeError as exc:
+        raise ValueError(f"update: cannot be called with the sliders' names {sorted(sliders)} ({exc})") from None
+    except ValueError:
+        pass  # no signature to inspect (a builtin): the first call says whether it fits
 
 
 def all_demos() -> dict:
@@ -236,6 +460,10 @@ def all_demos() -> dict:
 def slider_grid(slider, points: int = 3) -> list:
     """Values to drive a slider through: ``points`` values spread from min to max (or every option),
     excluding the current value."""
+    if not isinstance(slider, (w.IntSlider, w.FloatSlider, w.FloatLogSlider, w.SelectionSlider)):
+        raise ValueError(f"slider: got {type(slider).__name__}, expected an IntSlider, FloatSlider, FloatLogSlider "
+                         "or SelectionSlider")
+    points = check_int("points", points, minimum=2, maximum=1000)
     if hasattr(slider, "options"):
         values = [o[1] if isinstance(o, tuple) else o for o in slider.options]
     elif isinstance(slider, w.IntSlider):

@@ -7,13 +7,16 @@ only changes line data: every redraw stays far below 100 ms.
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Mapping
 from functools import lru_cache
 
 import numpy as np
 import torch
 
 from ..chains import end_to_end, init_chain
-from ..data import sklearn_regression, teacher_regression
+from ..core import MAX_STEPS, check_choice, check_int, check_positive
+from ..data import SKLEARN_REGRESSION, sklearn_regression, teacher_regression
 from ..endtoend import balanced_factorization, equivalence_gap, lp_optimum, lr_grid
 from ..losses import LpLoss, SquaredError
 from ..plotting.endtoend import FLOOR
@@ -21,31 +24,86 @@ from ..train import gradient_descent
 from . import (
     DivergenceMarks,
     SliderFigure,
+    _axes,
+    _int_slider,
+    _number,
+    _selection_slider,
     divergence,
-    int_slider,
     light_log_axis,
     make_figure,
     present_style,
-    selection_slider,
 )
 
-__all__ = ["lp_sweep", "LpView", "draw_lp", "lp_demo", "equivalence_sweep", "EquivalenceView", "draw_equivalence",
-           "equivalence_demo", "LP_SCALES", "GAP_LRS", "GAP_SCALES"]
+__all__ = ["lp_sweep", "LpSweep", "LpView", "draw_lp", "lp_demo", "equivalence_sweep", "EquivalenceView",
+           "draw_equivalence", "equivalence_demo", "LP_SCALES", "GAP_LRS", "GAP_SCALES"]
 
 LP_SCALES = (0.001, 0.01, 0.1)
+LP_LRS = tuple(lr_grid(1e-2, 1.0).tolist())
+"""The learning rates of ``lp_sweep`` (and of the lp slider)."""
 GAP_LRS = (0.1, 0.05, 0.025, 0.0125)
 GAP_SCALES = (0.1, 0.2, 0.3, 0.45, 0.6)
+MAX_P = 16
+"""The largest loss exponent p of the l_p sweeps (beyond, |residual|^p leaves float64's comfortable range)."""
+MAX_SWEEP_DEPTH = 30
+"""The deepest network of the precomputed sweeps (every sweep is a grid of runs; a slider shows a few depths)."""
+MAX_SWEEP_WIDTH = 2000
+"""The widest hidden layer of ``lp_sweep``."""
+LP_DEMO_STEPS = 1500
+"""The most GD steps ``lp_demo`` runs up front, over all its (p, depth) sweeps (the default: 9 x 150)."""
+MAX_GAP_TIME = 5.0
+"""The longest time span of ``equivalence_sweep`` (400 steps at the smallest step size)."""
+MAX_GAP_DEPTHS = 10
+"""The most depths ``equivalence_demo`` computes up front."""
+
+
+class LpSweep(Mapping):
+    """What ``lp_sweep`` returns: a read-only mapping with ``"steps"`` (T,), ``"gap"`` (T, K_lr, K_scale) = loss -
+    optimum (NaN after a run diverged), ``"lrs"`` and ``"scales"``; and ``diverged`` (K_lr, K_scale), True for
+    each run that diverged (its gap ends in NaN)."""
+
+    def __init__(self, data: dict):
+        self._data = data
+        self.diverged = ~np.isfinite(data["gap"]).all(axis=0)
+
+    def __getitem__(self, key):
+        return self._data[key]
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self):
+        return len(self._data)
+
+    def __repr__(self):
+        return f"LpSweep(keys={list(self._data)}, diverged runs: {int(self.diverged.sum())} of {self.diverged.size})"
+
+
+def _check_sweep(p, depth, dataset, width, steps) -> None:
+    _number("p", p, lo=2, hi=MAX_P)
+    check_int("depth", depth, minimum=1, maximum=MAX_SWEEP_DEPTH, why=" (a sweep is a grid of runs per depth)")
+    check_choice("dataset", dataset, SKLEARN_REGRESSION)
+    check_int("width", width, minimum=1, maximum=MAX_SWEEP_WIDTH)
+    check_int("steps", steps, minimum=1, maximum=MAX_STEPS)
+
+
+def lp_sweep(p: int, depth: int, *, dataset: str = "diabetes", width: int = 50, steps: int = 150,
+             record_every: int = 5, seed: int = 0) -> LpSweep:
+    """Layerwise GD on l_p regression over the grid (learning rate x init scale), one engine run.
+
+    p: the loss exponent, 2 to ``MAX_P``; depth: 1 to ``MAX_SWEEP_DEPTH``; dataset: one of
+    ``dlnlib.data.SKLEARN_REGRESSION``; width: the hidden width; steps, record_every: >= 1; seed: >= 0.
+    Near-zero Gaussian init: the same seed for every scale (scale multiplies one draw). Returns an ``LpSweep``
+    with ``steps`` (T,), ``gap`` (T, K_lr, K_scale) = loss - optimum (NaN after divergence), ``lrs``,
+    ``scales`` and ``diverged``. Cached: the slider revisits settings instantly.
+    """
+    _check_sweep(p, depth, dataset, width, steps)
+    check_int("record_every", record_every, minimum=1)
+    check_int("seed", seed, minimum=0)
+    return _lp_sweep(p, depth, dataset, width, steps, record_every, seed)
 
 
 @lru_cache(maxsize=32)
-def lp_sweep(p: int, depth: int, *, dataset: str = "diabetes", width: int = 50, steps: int = 150,
-             record_every: int = 5, seed: int = 0):
-    """Layerwise GD on l_p regression over the grid (learning rate x init scale), one engine run.
-
-    Near-zero Gaussian init: the same seed for every scale (scale multiplies one draw). Returns a dict
-    with ``steps`` (T,), ``gap`` (T, K_lr, K_scale) = loss - optimum (NaN after divergence), ``lrs``,
-    ``scales``. Cached: the slider revisits settings instantly.
-    """
+def _lp_sweep(p, depth, dataset, width, steps, record_every, seed):
     X, Y = sklearn_regression(dataset, device="cpu")
     loss = LpLoss(X, Y, p)
     _, optimum = lp_optimum(loss)
@@ -56,8 +114,14 @@ def lp_sweep(p: int, depth: int, *, dataset: str = "diabetes", width: int = 50, 
     chain = [(s[:, None, None] * wj).expand(len(lrs), len(scales), *wj.shape).clone()
              for wj, s in zip(base, [scales] * depth)]
     res = gradient_descent(chain, loss, lr=lrs[:, None], steps=steps, record_every=record_every, progress=False)
-    return {"steps": res.steps.numpy(), "gap": (res.losses - optimum).numpy(), "lrs": lrs.tolist(),
-            "scales": list(LP_SCALES)}
+    return LpSweep({"steps": res.steps.numpy(), "gap": (res.losses - optimum).numpy(), "lrs": lrs.tolist(),
+                    "scales": list(LP_SCALES)})
+
+
+def _check_choice_of(name: str, value, choices) -> None:
+    # a slider value that must be one of the precomputed grid's values (a bool is not a number here)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value not in choices:
+        raise ValueError(f"{name}: got {value!r}, expected one of {', '.join(f'{c:g}' for c in choices)}")
 
 
 def _pinned(y, lo, hi):
@@ -71,6 +135,9 @@ class LpView:
     place; a diverged run is drawn by ``DivergenceMarks``."""
 
     def __init__(self, ax, *, steps: int = 150, top: float = 10.0):
+        _axes("ax", ax)
+        self.steps = check_int("steps", steps, minimum=1, maximum=MAX_STEPS)
+        _number("top", top, lo=10 * FLOOR)
         self.ax, self.top = ax, top
         (self.deep,) = ax.plot([], [], color="tab:blue", lw=2.2)
         (self.shallow,) = ax.plot([], [], color="gray", ls="--", lw=1.8)
@@ -85,7 +152,11 @@ class LpView:
         self.title = ax.set_title(" ")
 
     def update(self, depth: int, lr: float, p: int, scale: float, *, dataset: str = "diabetes", width: int = 50,
-               steps: int = 150) -> str:
+               steps: int | None = None) -> str:
+        """Show the runs at (depth, lr, p, scale) of ``lp_sweep`` (lr one of ``LP_LRS``, scale one of
+        ``LP_SCALES``); steps: the sweep's length, the view's by default. Returns a status line."""
+        steps = self.steps if steps is None else steps
+        _check_lp_view(depth, lr, p, scale, dataset, width, steps)
         curves = {}
         for N in sorted({1, depth}):
             sweep = lp_sweep(p, N, dataset=dataset, width=width, steps=steps)
@@ -111,9 +182,18 @@ class LpView:
         return f"final loss - optimum: depth {depth} {word(curves[depth][1])}, depth 1 {word(curves[1][1])}"
 
 
+def _check_lp_view(depth, lr, p, scale, dataset, width, steps) -> None:
+    _check_sweep(p, depth, dataset, width, steps)
+    _check_choice_of("lr", lr, LP_LRS)
+    _check_choice_of("scale", scale, LP_SCALES)
+
+
 def draw_lp(ax, depth: int, lr: float, p: int, scale: float, *, dataset: str = "diabetes", width: int = 50,
             steps: int = 150) -> str:
-    """Draw loss - optimum of depth N and of depth 1 at the same (lr, scale) from ``lp_sweep``; return a status."""
+    """Draw loss - optimum of depth N and of depth 1 at the same (lr, scale) from ``lp_sweep``; return a status.
+
+    lr: one of ``LP_LRS``; scale: one of ``LP_SCALES``; the rest as in ``lp_sweep``."""
+    _check_lp_view(depth, lr, p, scale, dataset, width, steps)
     return LpView(ax, steps=steps).update(depth, lr, p, scale, dataset=dataset, width=width, steps=steps)
 
 
@@ -122,21 +202,30 @@ def lp_demo(depth: int = 3, lr: float = 0.2, p: int = 4, scale: float = 0.01, *,
     """Sliders for depth N, learning rate, p and init scale on l_p regression (Arora et al. 2018's experiment).
 
     Every (p, depth) grid is computed when the sliders are built (``lp_sweep``, cached), so each redraw
-    only plots and the sliders redraw while dragged. width: hidden width; steps: iterations shown.
+    only plots and the sliders redraw while dragged. depths: at least two depths (1 to ``MAX_SWEEP_DEPTH``), ps:
+    at least two integer exponents (2 to ``MAX_P``); the sliders span their ranges. lr: one of ``LP_LRS``; scale:
+    one of ``LP_SCALES``; width: hidden width; steps: iterations shown, with len(depths) x len(ps) x steps at
+    most ``LP_DEMO_STEPS`` (the sweeps run up front).
     """
+    depths = _int_range("depths", depths, 1, MAX_SWEEP_DEPTH)
+    ps = _int_range("ps", ps, 2, MAX_P)
+    _check_sweep(ps[0], depths[0], dataset, width, steps)
+    if len(depths) * len(ps) * steps > LP_DEMO_STEPS:
+        raise ValueError(f"steps: got {steps} for {len(depths)} depths x {len(ps)} exponents ps, that is "
+                         f"{len(depths) * len(ps) * steps:,} GD steps up front, expected at most {LP_DEMO_STEPS:,} "
+                         "(fewer steps, depths or ps)")
+    sliders = {
+        "depth": _int_slider("depth", "depth N", depth, min(depths), max(depths)),
+        "lr": _selection_slider("lr", "learning rate η", LP_LRS, lr),
+        "p": _int_slider("p", "loss exponent p", p, min(ps), max(ps)),
+        "scale": _selection_slider("scale", "init std σ", LP_SCALES, scale),
+    }
     for N in depths:
         for q in ps:
             lp_sweep(q, N, dataset=dataset, width=width, steps=steps)
-    grid = lp_sweep(ps[0], depths[0], dataset=dataset, width=width, steps=steps)
     fig, axes = make_figure(1, 1, figsize=(7.5, 3.8))
     with present_style():
         view = LpView(axes[0, 0], steps=steps)
-    sliders = {
-        "depth": int_slider("depth N", depth, min(depths), max(depths)),
-        "lr": selection_slider("learning rate η", grid["lrs"], lr),
-        "p": int_slider("loss exponent p", p, min(ps), max(ps)),
-        "scale": selection_slider("init std σ", grid["scales"], scale),
-    }
 
     def update(depth, lr, p, scale):
         return view.update(depth, lr, p, scale, dataset=dataset, width=width, steps=steps)
@@ -149,14 +238,47 @@ def _gap_problem(seed: int = 0):
     return SquaredError(X, Y)
 
 
-@lru_cache(maxsize=8)
+def _int_range(name: str, values, lo: int, hi: int) -> list:
+    """``values``: at least two distinct integers in [lo, hi] (a slider spans min to max)."""
+    try:
+        items = list(values) if not isinstance(values, (str, bytes)) else None
+    except TypeError:
+        items = None
+    if items is None or not all(not isinstance(v, bool) and isinstance(v, numbers.Integral) and lo <= v <= hi
+                                for v in items) or len(set(items)) < 2 or len(set(items)) < len(items):
+        raise ValueError(f"{name}: got {values!r}, expected at least two distinct integers in [{lo}, {hi}]")
+    return items
+
+
+def _check_gap(depth, time, points) -> None:
+    check_int("depth", depth, minimum=1, maximum=MAX_SWEEP_DEPTH, why=" (a sweep is a grid of runs per depth)")
+    check_positive("time", time, allow_tensor=False)
+    if time > MAX_GAP_TIME:
+        raise ValueError(f"time: got {time!r}, expected at most {MAX_GAP_TIME:g} ({MAX_GAP_TIME / GAP_LRS[-1]:.0f} "
+                         f"steps at lr = {GAP_LRS[-1]:g})")
+    points = check_int("points", points, minimum=1)
+    for lr in GAP_LRS:  # equivalence_gap compares at the same times for every step size
+        s = time / lr
+        if abs(s - round(s)) > 1e-9 * max(1.0, s) or round(s) % points:
+            raise ValueError(f"time: got {time!r} with points = {points}, expected time / lr an integer multiple of "
+                             f"points for every lr in {GAP_LRS} (e.g. time = 2.0, points = 20)")
+
+
 def equivalence_sweep(depth: int, *, time: float = 2.0, points: int = 20, seed: int = 0):
     """Upstairs/downstairs gap on a 4 -> 3 teacher for every (step size, kind, init scale) of the sliders.
 
     kind 0: a Gaussian (unbalanced) chain with per-layer std ``scale``; kind 1: the balanced chain with the
     same end-to-end matrix. One ``equivalence_gap`` call (two engine runs). Returns its ``EquivalenceResult``
-    with gap of shape (K_lr, 2, K_scale, points).
+    with gap of shape (K_lr, 2, K_scale, points). depth: 1 to ``MAX_SWEEP_DEPTH``; time: up to ``MAX_GAP_TIME``,
+    with time / lr an integer multiple of ``points`` for every lr of ``GAP_LRS``; seed: >= 0.
     """
+    _check_gap(depth, time, points)
+    check_int("seed", seed, minimum=0)
+    return _equivalence_sweep(depth, time, points, seed)
+
+
+@lru_cache(maxsize=8)
+def _equivalence_sweep(depth, time, points, seed):
     loss = _gap_problem(seed)
     scales = torch.tensor(GAP_SCALES, dtype=torch.float64)
     base = init_chain([4] + [3] * depth, "gaussian", scale=1.0, seed=seed + 1, device="cpu")
@@ -171,7 +293,10 @@ class EquivalenceView:
     axes, built once and updated in place; a diverged run is drawn by ``DivergenceMarks``."""
 
     def __init__(self, ax, *, time: float = 2.0, top: float = 10.0):
-        self.ax, self.top = ax, top
+        _axes("ax", ax)
+        _check_gap(1, time, 20)
+        _number("top", top, lo=1e-3)
+        self.ax, self.top, self.time = ax, top, time
         self.lines = {kind: ax.plot([], [], color=color, lw=2.2)[0]
                       for kind, color in ((0, "tab:red"), (1, "tab:blue"))}
         ax.set_yscale("log")
@@ -185,7 +310,10 @@ class EquivalenceView:
         self.title = ax.set_title(" ")
 
     def update(self, depth: int, lr: float, scale: float) -> str:
-        r = equivalence_sweep(depth)
+        """Show the runs at (depth, lr, scale) of ``equivalence_sweep`` over the view's time (lr one of ``GAP_LRS``,
+        scale one of ``GAP_SCALES``); returns a status line."""
+        _check_gap_view(depth, self.time, lr, scale)
+        r = equivalence_sweep(depth, time=self.time)
         k, s = GAP_LRS.index(lr), GAP_SCALES.index(scale)
         t = r.times.numpy()
         runs = []
@@ -205,25 +333,40 @@ class EquivalenceView:
         return f"balanced max gap by eta: {ladder}; unbalanced at this eta: {mu:.2g} (inf = diverged)"
 
 
+def _check_gap_view(depth, time, lr, scale) -> None:
+    _check_gap(depth, time, 20)
+    _check_choice_of("lr", lr, GAP_LRS)
+    _check_choice_of("scale", scale, GAP_SCALES)
+
+
 def draw_equivalence(ax, depth: int, lr: float, scale: float) -> str:
-    """Draw the gap against time from a balanced and an unbalanced chain (``equivalence_sweep``); return a status."""
+    """Draw the gap against time from a balanced and an unbalanced chain (``equivalence_sweep``); return a status.
+
+    depth: 1 to ``MAX_SWEEP_DEPTH``; lr: one of ``GAP_LRS``; scale: one of ``GAP_SCALES``."""
+    _check_gap_view(depth, 2.0, lr, scale)
     return EquivalenceView(ax).update(depth, lr, scale)
 
 
 def equivalence_demo(depth: int = 3, lr: float = 0.05, scale: float = 0.3, *, depths=(2, 3, 4)) -> SliderFigure:
     """Sliders for depth N, step size and init scale; gap ``||W_up(t) - W_down(t)||`` against time from a
     balanced and from an unbalanced chain with the same end-to-end matrix (all precomputed: redraws while dragged).
+    depths: 2 to ``MAX_GAP_DEPTHS`` depths, 1 to ``MAX_SWEEP_DEPTH`` (the slider spans their range); lr: one of
+    ``GAP_LRS``; scale: one of ``GAP_SCALES``.
     """
+    depths = _int_range("depths", depths, 1, MAX_SWEEP_DEPTH)
+    if len(depths) > MAX_GAP_DEPTHS:
+        raise ValueError(f"depths: got {len(depths)} depths, expected at most {MAX_GAP_DEPTHS} (each is a sweep "
+                         "computed up front)")
+    sliders = {
+        "depth": _int_slider("depth", "depth N", depth, min(depths), max(depths)),
+        "lr": _selection_slider("lr", "learning rate η", GAP_LRS, lr),
+        "scale": _selection_slider("scale", "init std σ", GAP_SCALES, scale),
+    }
     for N in depths:
         equivalence_sweep(N)
     fig, axes = make_figure(1, 1, figsize=(7.5, 3.8))
     with present_style():
         view = EquivalenceView(axes[0, 0])
-    sliders = {
-        "depth": int_slider("depth N", depth, min(depths), max(depths)),
-        "lr": selection_slider("learning rate η", GAP_LRS, lr),
-        "scale": selection_slider("init std σ", GAP_SCALES, scale),
-    }
 
     def update(depth, lr, scale):
         return view.update(depth, lr, scale)

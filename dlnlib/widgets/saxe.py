@@ -8,12 +8,14 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from ..core import check_flag, check_int, check_positive
 from ..plotting.saxe import PhaseDemoView
 from ..saxe import ab_gradient_descent, ab_trajectory, deep_mode_strength, learning_time
-from . import SliderFigure, float_slider, int_slider, make_figure, present_style
+from . import SliderFigure, _axes, _float_slider, _int_slider, _number, make_figure, present_style
 
 __all__ = [
     "phase_demo_data",
+    "PhaseDemoData",
     "phase_portrait_demo",
     "depth_curves",
     "DepthView",
@@ -24,15 +26,60 @@ __all__ = [
 ]
 
 MAX_GD_STEPS = 400
+PHASE_BOX = 5.0
+"""The largest s, |a0| and |b0| of ``phase_demo_data`` (the phase plane shown spans [-2.5, 2.5])."""
+PHASE_MAX_TIME = 100.0
+"""The longest time span of ``phase_demo_data``."""
+PLANE = 2.5
+"""Half the side of the clickable phase plane: a start (a0, b0) lies in [-PLANE, PLANE]^2."""
+
+
+class PhaseDemoData:
+    """What ``phase_demo_data`` returns; unpacks as ``flow, gd = phase_demo_data(...)``.
+
+    flow, gd: triples (t, a, b) of numpy arrays (GD's iterates after a divergence are NaN); diverged: whether GD
+    diverged; diverged_at: the first GD step whose iterate is not finite (-1 if none)."""
+
+    def __init__(self, flow, gd):
+        self.flow, self.gd = flow, gd
+        bad = ~(np.isfinite(gd[1]) & np.isfinite(gd[2]))
+        self.diverged = bool(bad.any())
+        self.diverged_at = int(np.flatnonzero(bad)[0]) if self.diverged else -1
+
+    def __iter__(self):
+        return iter((self.flow, self.gd))
+
+    def __getitem__(self, index):
+        return (self.flow, self.gd)[index]
+
+    def __len__(self):
+        return 2
+
+    def __repr__(self):
+        state = f"GD diverged at step {self.diverged_at}" if self.diverged else f"{len(self.gd[0]) - 1} GD steps"
+        return f"PhaseDemoData(flow: {len(self.flow[0])} times up to t = {self.flow[0][-1]:g}; {state})"
+
+
+def phase_demo_data(s: float, a0: float, b0: float, eta: float, t_max: float = 10.0) -> PhaseDemoData:
+    """Gradient flow and gradient descent on (9)-(10) from (a0, b0) up to time ``t_max`` (tau = 1).
+
+    s in (0, PHASE_BOX]; a0, b0 in [-PHASE_BOX, PHASE_BOX]; eta > 0; t_max in (0, PHASE_MAX_TIME].
+    GD takes min(ceil(t_max / eta), 400) steps; iterate k is plotted at t = eta k. Returns a ``PhaseDemoData``
+    that unpacks as ``(flow, gd)``, each a triple (t, a, b) of numpy arrays, and says whether GD diverged.
+    Cached: revisiting a slider setting is free.
+    """
+    check_positive("s", s, allow_tensor=False)
+    _number("s", s, hi=PHASE_BOX)
+    for name, v in (("a0", a0), ("b0", b0)):
+        _number(name, v, lo=-PHASE_BOX, hi=PHASE_BOX)
+    check_positive("eta", eta, allow_tensor=False)
+    check_positive("t_max", t_max, allow_tensor=False)
+    _number("t_max", t_max, hi=PHASE_MAX_TIME)
+    return _phase_demo_data(s, a0, b0, eta, t_max)
 
 
 @lru_cache(maxsize=512)
-def phase_demo_data(s: float, a0: float, b0: float, eta: float, t_max: float = 10.0):
-    """Gradient flow and gradient descent on (9)-(10) from (a0, b0) up to time ``t_max`` (tau = 1).
-
-    GD takes min(ceil(t_max / eta), 400) steps; iterate k is plotted at t = eta k. Returns
-    ``(flow, gd)``, each a triple (t, a, b) of numpy arrays. Cached: revisiting a slider setting is free.
-    """
+def _phase_demo_data(s, a0, b0, eta, t_max):
     times = np.linspace(0.0, t_max, 300)
     a_f, b_f = ab_trajectory(a0, b0, s, times, rtol=1e-8, atol=1e-10)
     steps = min(math.ceil(t_max / eta), MAX_GD_STEPS)
@@ -40,22 +87,22 @@ def phase_demo_data(s: float, a0: float, b0: float, eta: float, t_max: float = 1
         a_g, b_g = ab_gradient_descent(a0, b0, s, eta, steps)
     flow = (times, a_f.numpy(), b_f.numpy())
     gd = (eta * np.arange(steps + 1), a_g.numpy(), b_g.numpy())
-    return flow, gd
+    return PhaseDemoData(flow, gd)
 
 
 def phase_portrait_demo(s: float = 1.0, a0: float = -1.2, b0: float = 1.4, eta: float = 0.15) -> SliderFigure:
     """Sliders for s, the initial point (a0, b0) and the learning rate eta: the (a, b) phase plane with the
     gradient-flow path and the GD iterates, and a^2 - b^2 over time (flow: constant; GD: drifts)."""
+    sliders = {
+        "s": _float_slider("s", "singular value s", s, 0.2, 2.0, 0.1),
+        "a0": _float_slider("a0", "start a₀", a0, -2.0, 2.0, 0.1),
+        "b0": _float_slider("b0", "start b₀", b0, -2.0, 2.0, 0.1),
+        "eta": _float_slider("eta", "learning rate η", eta, 0.01, 1.0, 0.01),
+    }
     fig, axes = make_figure(1, 2, figsize=(10.0, 4.4))
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.13, top=0.91, wspace=0.22)
     with present_style():
         view = PhaseDemoView(axes[0], present=True)
-    sliders = {
-        "s": float_slider("singular value s", s, 0.2, 2.0, 0.1),
-        "a0": float_slider("start a₀", a0, -2.0, 2.0, 0.1),
-        "b0": float_slider("start b₀", b0, -2.0, 2.0, 0.1),
-        "eta": float_slider("learning rate η", eta, 0.01, 1.0, 0.01),
-    }
 
     def update(s, a0, b0, eta):
         flow, gd = phase_demo_data(round(s, 6), round(a0, 6), round(b0, 6), round(eta, 6))
@@ -64,10 +111,37 @@ def phase_portrait_demo(s: float = 1.0, a0: float = -1.2, b0: float = 1.4, eta: 
     return SliderFigure(fig, axes, sliders, update)
 
 
-@lru_cache(maxsize=256)
+CURVE_MAX_S = 2.0
+"""The largest s of ``depth_curves`` (a larger s only speeds up time, and stiffens the deep ODEs)."""
+CURVE_MAX_DEPTH = 8
+"""The deepest network of ``depth_curves`` (one ODE solve and one line per depth)."""
+CURVE_MAX_TIME = 100.0
+"""The longest time span of ``depth_curves``."""
+
+
+def _check_curves(s, log10_u0, max_depth, t_max, *, min_depth: int = 1) -> None:
+    # s and log10_u0 None: only the span (max_depth, t_max) is checked
+    if s is not None:
+        check_positive("s", s, allow_tensor=False)
+        _number("s", s, hi=CURVE_MAX_S)
+        _number("log10_u0", log10_u0, lo=-30.0, hi=0.0)
+    check_int("max_depth", max_depth, minimum=min_depth, maximum=CURVE_MAX_DEPTH)
+    check_positive("t_max", t_max, allow_tensor=False)
+    _number("t_max", t_max, hi=CURVE_MAX_TIME)
+
+
 def depth_curves(s: float, log10_u0: float, max_depth: int = 6, t_max: float = 40.0):
     """Balanced mode strengths u(t)/s for depths 1..max_depth from the same end-to-end u0 = s 10^log10_u0
-    (closed forms for depth <= 2, the scalar ODE beyond), and each depth's time to reach u = s/2."""
+    (closed forms for depth <= 2, the scalar ODE beyond), and each depth's time to reach u = s/2.
+
+    s in (0, CURVE_MAX_S]; log10_u0 in [-30, 0] (u0 at most s); max_depth 1 to ``CURVE_MAX_DEPTH``; t_max in
+    (0, CURVE_MAX_TIME]. Returns ``(t (400,), curves (400, max_depth), half)``; cached."""
+    _check_curves(s, log10_u0, max_depth, t_max)
+    return _depth_curves(s, log10_u0, max_depth, t_max)
+
+
+@lru_cache(maxsize=256)
+def _depth_curves(s, log10_u0, max_depth, t_max):
     u0 = s * 10.0**log10_u0
     t = torch.linspace(0.0, t_max, 400, dtype=torch.float64)
     # rtol 1e-7 is far below what a plot resolves, and keeps first visits of a slider setting fast.
@@ -77,12 +151,16 @@ def depth_curves(s: float, log10_u0: float, max_depth: int = 6, t_max: float = 4
 
 
 class DepthView:
-    """``depth_curves`` on one axes with the chosen depth highlighted, built once and updated in place."""
+    """``depth_curves`` on one axes with the chosen depth highlighted, built once and updated in place.
+
+    max_depth: 2 to ``CURVE_MAX_DEPTH`` lines; t_max: the time span drawn (both also those of the curves)."""
 
     def __init__(self, ax, max_depth: int = 6, t_max: float = 40.0, *, present: bool = False):
         # present: text sizes from the projector style in effect (slider figure), not the small static ones
-        title, legend = ({}, {}) if present else ({"fontsize": 10}, {"fontsize": 8})
-        self.ax = ax
+        _axes("ax", ax)
+        _check_curves(None, None, max_depth, t_max, min_depth=2)
+        title, legend = ({}, {}) if check_flag("present", present) else ({"fontsize": 10}, {"fontsize": 8})
+        self.ax, self.max_depth, self.t_max = ax, max_depth, t_max
         self.lines = [ax.plot([], [], color=f"C{n - 1}", lw=0.9, alpha=0.55, label=f"N = {n}")[0]
                       for n in range(1, max_depth + 1)]
         self.marker = ax.axvline(0.0, color="0.3", ls=":", lw=1.2)
@@ -94,7 +172,10 @@ class DepthView:
         ax.legend(frameon=False, ncol=2, loc="lower right", **legend)
 
     def update(self, s: float, log10_u0: float, depth: int) -> str:
-        t, curves, half = depth_curves(s, log10_u0)
+        """Draw ``depth_curves(s, log10_u0)`` over the view's depths and time, ``depth`` highlighted (1 to the view's
+        max_depth); returns the summary line."""
+        depth = check_int("depth", depth, minimum=1, maximum=self.max_depth)
+        t, curves, half = depth_curves(s, log10_u0, self.max_depth, self.t_max)
         for n, line in enumerate(self.lines, start=1):
             chosen = n == depth
             line.set_data(t, curves[:, n - 1])
@@ -107,21 +188,25 @@ class DepthView:
 
 
 def draw_depth_curves(ax, s: float, log10_u0: float, depth: int) -> str:
-    """A static ``DepthView`` (the figure behind notebook 02's depth sliders); returns its summary line."""
+    """A static ``DepthView`` (the figure behind notebook 02's depth sliders); returns its summary line.
+
+    s, log10_u0 as in ``depth_curves``; depth: the highlighted depth, 1 to 6."""
+    _check_curves(s, log10_u0, 6, 40.0)
+    check_int("depth", depth, minimum=1, maximum=6)
     return DepthView(ax).update(s, log10_u0, depth)
 
 
 def depth_delay_demo(s: float = 1.0, log10_u0: float = -3.0, depth: int = 3) -> SliderFigure:
     """Sliders for s, the initial strength (log10 of u0/s) and the highlighted depth N: exact learning curves
     of a balanced mode for N = 1..6 (Saxe et al.'s depth delay)."""
+    sliders = {
+        "s": _float_slider("s", "singular value s", s, 0.25, 2.0, 0.25),
+        "log10_u0": _float_slider("log10_u0", "initial strength log₁₀(u₀/s)", log10_u0, -6.0, -0.5, 0.5),
+        "depth": _int_slider("depth", "depth N", depth, 1, 6),
+    }
     fig, axes = make_figure(1, 1, figsize=(7.5, 3.8))
     with present_style():
         view = DepthView(axes[0, 0], present=True)
-    sliders = {
-        "s": float_slider("singular value s", s, 0.25, 2.0, 0.25),
-        "log10_u0": float_slider("initial strength log₁₀(u₀/s)", log10_u0, -6.0, -0.5, 0.5),
-        "depth": int_slider("depth N", depth, 1, 6),
-    }
 
     def update(s, log10_u0, depth):
         return view.update(round(s, 6), round(log10_u0, 6), depth)
@@ -159,6 +244,11 @@ class PhasePortraitClicker:
     def __init__(self, s: float = 1.0, a0: float = -1.2, b0: float = 1.4, eta: float = 0.15, *, grid: float = 0.05):
         import ipywidgets as w
 
+        sliders = {"s": _float_slider("s", "singular value s", s, 0.2, 2.0, 0.1),
+                   "eta": _float_slider("eta", "learning rate η", eta, 0.01, 1.0, 0.01)}
+        _on_plane("a0", a0)
+        _on_plane("b0", b0)
+        _number("grid", grid, lo=1e-3, hi=0.5)
         Canvas, FigureManager = _ipympl_classes()
         self.grid = grid
         self.fig, axes = make_figure(1, 2, figsize=(10.0, 4.6))
@@ -172,8 +262,7 @@ class PhasePortraitClicker:
         self.canvas.header_visible = self.canvas.footer_visible = self.canvas.resizable = False
         self.canvas.toolbar_visible = False
         self.canvas.layout = w.Layout(width=f"{int(self.fig.get_figwidth() * self.fig.dpi)}px")
-        self.sliders = {"s": float_slider("singular value s", s, 0.2, 2.0, 0.1),
-                        "eta": float_slider("learning rate η", eta, 0.01, 1.0, 0.01)}
+        self.sliders = sliders
         self.status = w.HTML(style={"font_size": "14pt"})
         self.start, self.clicks = (self._snap(a0), self._snap(b0)), 0
         for slider in self.sliders.values():
@@ -204,7 +293,9 @@ class PhasePortraitClicker:
         self.click(event.xdata, event.ydata)
 
     def click(self, a: float, b: float) -> str:
-        """Start at (a, b) (snapped to ``grid``); redraw; return the status line."""
+        """Start at (a, b) (in [-PLANE, PLANE], snapped to ``grid``); redraw; return the status line."""
+        _on_plane("a", a)
+        _on_plane("b", b)
         self.start = (self._snap(a), self._snap(b))
         self.clicks += 1
         return self.redraw()
@@ -230,6 +321,11 @@ class PhasePortraitClicker:
         return self.ui._repr_mimebundle_(**kwargs)
 
 
+def _on_plane(name: str, v) -> None:
+    _number(name, v, lo=-PLANE, hi=PLANE)
+
+
 def clickable_phase_portrait(s: float = 1.0, a0: float = -1.2, b0: float = 1.4, eta: float = 0.15):
-    """Notebook 02's (a, b) phase portrait driven by pointing: see ``PhasePortraitClicker``."""
+    """Notebook 02's (a, b) phase portrait driven by pointing: see ``PhasePortraitClicker`` (s in [0.2, 2] and
+    eta in [0.01, 1] on their slider grids, a0 and b0 in [-PLANE, PLANE])."""
     return PhasePortraitClicker(s, a0, b0, eta)
