@@ -120,6 +120,39 @@ def _number(name: str, value) -> float:
     return v
 
 
+def _text(name: str, value) -> str:
+    """``value`` when it is a non-empty string; ValueError naming ``name`` otherwise."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name}: got {value!r}, expected a non-empty string")
+    return value
+
+
+def _has_nan(value, depth: int = 0) -> bool:
+    """True when a NaN hides anywhere in a measured value (a number, a tensor or array, a mapping or sequence)."""
+    if depth > 20 or isinstance(value, (str, bytes, bool)):
+        return False
+    if isinstance(value, numbers.Real):
+        return math.isnan(value)
+    if hasattr(value, "dtype") and hasattr(value, "shape") and hasattr(value, "tolist"):  # torch / numpy
+        try:
+            return any(_has_nan(v, depth + 1) for v in _flat(value.tolist()))
+        except (TypeError, ValueError, RuntimeError):
+            return False
+    if isinstance(value, Mapping):
+        return any(_has_nan(v, depth + 1) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nan(v, depth + 1) for v in value)
+    return False
+
+
+def _flat(items):
+    if isinstance(items, list):
+        for item in items:
+            yield from _flat(item)
+    else:
+        yield items
+
+
 @dataclass(frozen=True)
 class Criterion:
     """A test on a measured value: ``holds(value) -> bool`` and ``gap(value) -> str`` (why it fails).
@@ -134,7 +167,19 @@ class Criterion:
     bound: float | None = None
     """The upper limit of an :func:`at_most` criterion (used to show round-off-level measurements)."""
 
+    def __post_init__(self) -> None:
+        _text("text", self.text)
+        if not callable(self.test):
+            raise TypeError(f"test: got {type(self.test).__name__}, expected a function value -> bool")
+        if self.gap_text is not None and not callable(self.gap_text):
+            raise TypeError(f"gap_text: got {type(self.gap_text).__name__}, expected a function value -> str or None")
+        if self.bound is not None:
+            _number("bound", self.bound)
+
     def holds(self, value) -> bool:
+        """Whether the criterion holds for ``value``; a NaN anywhere in it is a ValueError, never a verdict."""
+        if _has_nan(value):
+            raise ValueError(f"value: got {fmt(value)}, expected finite numbers (a NaN measurement has no verdict)")
         result = self.test(value)
         if not isinstance(result, bool):
             raise ValueError(f"criterion {self.text!r}: its test returned {result!r}, expected True or False")
@@ -147,6 +192,7 @@ class Criterion:
 def at_most(bound, *, what: str = "value") -> Criterion:
     """Holds when the measured number is <= ``bound``."""
     b = _number("bound", bound)
+    _text("what", what)
     return Criterion(f"{what} <= {fmt(b)}", lambda v: _number(what, v) <= b,
                      lambda v: f"{fmt(_number(what, v))} > {fmt(b)}", bound=b)
 
@@ -154,6 +200,7 @@ def at_most(bound, *, what: str = "value") -> Criterion:
 def at_least(bound, *, what: str = "value") -> Criterion:
     """Holds when the measured number is >= ``bound``."""
     b = _number("bound", bound)
+    _text("what", what)
     return Criterion(f"{what} >= {fmt(b)}", lambda v: _number(what, v) >= b,
                      lambda v: f"{fmt(_number(what, v))} < {fmt(b)}")
 
@@ -161,6 +208,7 @@ def at_least(bound, *, what: str = "value") -> Criterion:
 def between(lo, hi, *, what: str = "value") -> Criterion:
     """Holds when ``lo <= measured <= hi``."""
     a, b = _number("lo", lo), _number("hi", hi)
+    _text("what", what)
     if a > b:
         raise ValueError(f"lo/hi: got [{a}, {b}], expected lo <= hi")
     return Criterion(f"{fmt(a)} <= {what} <= {fmt(b)}", lambda v: a <= _number(what, v) <= b,
@@ -170,6 +218,7 @@ def between(lo, hi, *, what: str = "value") -> Criterion:
 def close_to(target, *, rel=None, abs=None, what: str = "value") -> Criterion:  # noqa: A002 (mirrors math.isclose)
     """Holds when the measured number is within ``rel`` (relative) or ``abs`` (absolute) of ``target``."""
     t = _number("target", target)
+    _text("what", what)
     if rel is None and abs is None:
         raise ValueError("rel/abs: got neither, expected a relative or an absolute tolerance")
     r = 0.0 if rel is None else _number("rel", rel)
@@ -202,6 +251,8 @@ def _entry(measured, key: str) -> float:
 def less_than(a: str, b: str, *, factor: float = 1.0) -> Criterion:
     """Holds when ``measured[a] < factor * measured[b]`` for a mapping of named measurements
     (e.g. iterations to a tolerance per depth: ``less_than("depth 2", "depth 1")`` = depth 2 is faster)."""
+    _text("a", a)
+    _text("b", b)
     f = _number("factor", factor)
     scale = "" if f == 1 else f"{fmt(f)} x "
     return Criterion(f"{a} < {scale}{b}", lambda m: _entry(m, a) < f * _entry(m, b),
@@ -210,6 +261,8 @@ def less_than(a: str, b: str, *, factor: float = 1.0) -> Criterion:
 
 def greater_than(a: str, b: str, *, factor: float = 1.0) -> Criterion:
     """Holds when ``measured[a] > factor * measured[b]`` for a mapping of named measurements."""
+    _text("a", a)
+    _text("b", b)
     f = _number("factor", factor)
     scale = "" if f == 1 else f"{fmt(f)} x "
     return Criterion(f"{a} > {scale}{b}", lambda m: _entry(m, a) > f * _entry(m, b),
@@ -219,6 +272,7 @@ def greater_than(a: str, b: str, *, factor: float = 1.0) -> Criterion:
 def is_true(text: str) -> Criterion:
     """Holds when the measured value is True; ``text`` says what was tested (a boolean computed from
     numbers the notebook prints, e.g. "every one of 1,000 instances contracts")."""
+    _text("text", text)
 
     def test(v) -> bool:
         if hasattr(v, "item") and getattr(v, "ndim", 0) == 0:
@@ -260,7 +314,8 @@ class Claim:
             try:
                 ok = self.criterion.holds(self.measured)
             except ValueError as exc:
-                raise ValueError(f"claim {self.id}: cannot evaluate {self.criterion.text!r}: {exc}") from exc
+                raise ValueError(f"claim {self.id}: cannot evaluate {self.criterion.text!r} on measured: {exc}") \
+                    from exc
             return ("reproduces", "") if ok else ("differs", self.criterion.gap(self.measured))
         held, failed = [], []
         for name, value in self.cases.items():
@@ -268,7 +323,7 @@ class Claim:
                 ok = self.criterion.holds(value)
             except ValueError as exc:
                 raise ValueError(f"claim {self.id}, case {name!r}: cannot evaluate "
-                                 f"{self.criterion.text!r}: {exc}") from exc
+                                 f"{self.criterion.text!r} on cases[{name!r}]: {exc}") from exc
             (held if ok else failed).append((name, value))
         if not failed:
             return "reproduces", f"holds on all {len(held)} cases"
@@ -324,12 +379,6 @@ class Claims:
             raise ValueError(f"id: {id!r} is already recorded ({self._rows[id].claim!r})")
         return id
 
-    @staticmethod
-    def _text(name: str, value) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"{name}: got {value!r}, expected a non-empty string")
-        return value
-
     def add(self, id: str, claim: str, *, source: str, reported: str, measured=None,  # noqa: A002
             criterion: Criterion, cases: Mapping | None = None, kind: str = "checked",
             where: str | None = None, resolution: float = ROUNDOFF) -> Claim:
@@ -355,7 +404,9 @@ class Claims:
             if not isinstance(cases, Mapping) or not cases:
                 raise ValueError(f"cases: got {cases!r}, expected a non-empty mapping name -> measured value")
             cases = dict(cases)
-        row = Claim(id, self._text("claim", claim), self._text("source", source), self._text("reported", reported),
+        if where is not None:
+            _text("where", where)
+        row = Claim(id, _text("claim", claim), _text("source", source), _text("reported", reported),
                     kind, measured=measured, criterion=criterion, cases=cases, where=where, resolution=resolution)
         self._rows[id] = row
         return row
@@ -364,8 +415,10 @@ class Claims:
                    where: str | None = None) -> Claim:
         """Record a claim this notebook does not test, with the reason (e.g. "CIFAR-10 is not available offline")."""
         id = self._new_id(id)  # noqa: A001
-        row = Claim(id, self._text("claim", claim), self._text("source", source), self._text("reported", reported),
-                    "checked", where=where, reason=self._text("reason", reason))
+        if where is not None:
+            _text("where", where)
+        row = Claim(id, _text("claim", claim), _text("source", source), _text("reported", reported),
+                    "checked", where=where, reason=_text("reason", reason))
         self._rows[id] = row
         return row
 

@@ -17,10 +17,13 @@ import glob
 import os
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+from .core import check_flag, check_int
 
 __all__ = ["CHECKED_ENV", "checked_env", "expand_paths", "execute_notebook", "main"]
 
@@ -35,10 +38,56 @@ CHECKED_ENV = {"PYTHONHASHSEED": "0", "DLNLIB_PROGRESS": "0", "OMP_NUM_THREADS":
 libraries start (the Makefile sets them in the shell; kernels started by nbval or nbclient inherit them)."""
 
 
+def _path_arg(name: str, value) -> Path:
+    """``value`` as a Path when it is a non-empty str or os.PathLike; TypeError naming ``name`` otherwise."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{name}: got {value!r} ({type(value).__name__}), expected a path (a non-empty str or "
+                        "pathlib.Path)")
+    return Path(value)
+
+
+def _paths_arg(name: str, values) -> list[Path]:
+    """A list of paths (str or os.PathLike); a bare string is refused rather than read letter by letter."""
+    if isinstance(values, (str, bytes, os.PathLike)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name}: got {type(values).__name__}, expected a list of paths (put one path in a list)")
+    values = list(values)
+    for value in values:
+        if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
+            raise TypeError(f"{name}: got an entry {value!r} ({type(value).__name__}), expected paths (str or "
+                            "pathlib.Path)")
+    return [Path(v) for v in values]
+
+
+def _folder_arg(name: str, value) -> Path:
+    """A folder to write into: an existing folder, or a new one whose parent exists (a typo never creates a tree)."""
+    path = _path_arg(name, value)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{name}: got {str(path)!r}, which is a file; expected a folder")
+    if not path.exists() and not path.resolve().parent.is_dir():
+        raise ValueError(f"{name}: got {str(path)!r}, expected an existing folder or a new one inside an existing "
+                         "folder")
+    return path
+
+
+
+
+def _read_notebook(name: str, path: Path):
+    """The notebook at ``path`` (nbformat 4); ValueError naming ``name`` when it is not an existing notebook file."""
+    if not path.is_file() or path.suffix != ".ipynb":
+        what = "existing .ipynb files" if name == "paths" else "an existing .ipynb file"
+        raise ValueError(f"{name}: got {str(path)!r}, expected {what}")
+    try:
+        return nbformat.read(path, as_version=4)
+    except (ValueError, nbformat.ValidationError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{name}: {str(path)!r} is not a readable notebook ({type(exc).__name__}: {exc})") from None
+
+
 def expand_paths(paths) -> list[str]:
     """Expand wildcards here, since PowerShell and cmd pass ``notebooks\\*.ipynb`` to programs as it is."""
     out = []
-    for p in map(str, paths):
+    for p in map(str, _paths_arg("paths", paths)):
         if any(ch in p for ch in "*?["):
             found = sorted(glob.glob(p))
             if not found:
@@ -61,15 +110,19 @@ def execute_notebook(path, *, timeout: int = 600, allow_errors: bool = False, sa
     figures: folder where the notebook's ``dlnlib.savefig`` calls write (sets ``$DLNLIB_FIGURES`` for
     the kernel); None keeps whatever the environment says (by default: no figure is written).
     """
-    path = Path(path)
-    if not path.is_file() or path.suffix != ".ipynb":
-        raise ValueError(f"path: got {str(path)!r}, expected an existing .ipynb file")
+    path = _path_arg("path", path)
+    nb = _read_notebook("path", path)
+    timeout = check_int("timeout", timeout, minimum=1)
+    check_flag("allow_errors", allow_errors)
+    check_flag("save", save)
+    if figures is not None:
+        figures = _folder_arg("figures", figures)
     checked_env()
     previous = os.environ.get("DLNLIB_FIGURES")
     if figures is not None:
         os.environ["DLNLIB_FIGURES"] = str(Path(figures).resolve())
     try:
-        nb, seconds = _run(path, timeout, allow_errors)
+        nb, seconds = _run(nb, path, timeout, allow_errors)
     finally:
         if previous is None:
             os.environ.pop("DLNLIB_FIGURES", None)
@@ -80,8 +133,7 @@ def execute_notebook(path, *, timeout: int = 600, allow_errors: bool = False, sa
     return nb, seconds
 
 
-def _run(path: Path, timeout: int, allow_errors: bool):
-    nb = nbformat.read(path, as_version=4)
+def _run(nb, path: Path, timeout: int, allow_errors: bool):
     client = NotebookClient(
         nb,
         timeout=timeout,

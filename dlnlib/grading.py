@@ -24,13 +24,16 @@ from __future__ import annotations
 
 import argparse
 import copy
+import math
+import numbers
 import re
 import sys
 from pathlib import Path
 
 import nbformat
 
-from .student import BEGIN, END
+from .execute import _folder_arg, _paths_arg, _read_notebook, expand_paths
+from .student import BEGIN, END, _check_notebook
 
 __all__ = ["CHECK_CALL", "nbgrader_notebook", "build_course", "main"]
 
@@ -64,13 +67,21 @@ def _test_source(source: str) -> str:
     return CHECK_CALL.sub(repl, source)
 
 
+def _check_points(points, derivation_points) -> None:
+    for name, value in (("points", points), ("derivation_points", derivation_points)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            raise ValueError(f"{name}: got {value!r}, expected a finite number > 0")
+    if not points > 0 or not derivation_points > 0:
+        raise ValueError(f"points, derivation_points: got {points!r}, {derivation_points!r}, expected > 0")
+
+
 def nbgrader_notebook(nb, *, points: float = 1.0, derivation_points: float = 2.0):
     """An nbgrader source copy of an instructor notebook object (the input is left unchanged).
 
     points: points of each autograded exercise; derivation_points: of each derivation answer cell.
     """
-    if not points > 0 or not derivation_points > 0:
-        raise ValueError(f"points, derivation_points: got {points!r}, {derivation_points!r}, expected > 0")
+    _check_notebook(nb)
+    _check_points(points, derivation_points)
     nb = copy.deepcopy(nb)
     cells, solved, derivations = [], set(), 0
     for cell in nb.cells:
@@ -123,14 +134,16 @@ def build_course(paths, course_dir, *, assignment: str | None = None, points: fl
     assignment: one assignment name for every notebook (default: one assignment per notebook, named by
     its stem). Writes ``course_dir/nbgrader_config.py`` unless one exists.
     """
-    course = Path(course_dir)
-    if assignment is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", assignment):
-        raise ValueError(f"assignment: got {assignment!r}, expected letters, digits, '_', '.' or '-'")
+    paths = _paths_arg("paths", paths)
+    course = _folder_arg("course_dir", course_dir)
+    if assignment is not None and (not isinstance(assignment, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", assignment)
+                                   or not assignment.strip(".")):
+        raise ValueError(f"assignment: got {assignment!r}, expected letters, digits, '_', '.' or '-' (not only dots)")
+    _check_points(points, derivation_points)
+    notebooks = [(p, nbgrader_notebook(_read_notebook("paths", p), points=points, derivation_points=derivation_points))
+                 for p in paths]  # every input checked before anything is written
     written = []
-    for p in map(Path, paths):
-        if not p.is_file() or p.suffix != ".ipynb":
-            raise ValueError(f"paths: got {str(p)!r}, expected existing .ipynb files")
-        nb = nbgrader_notebook(nbformat.read(p, as_version=4), points=points, derivation_points=derivation_points)
+    for p, nb in notebooks:
         target = course / "source" / (assignment or p.stem) / p.name
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, target)
@@ -148,7 +161,7 @@ def main(argv=None) -> int:
     ap.add_argument("--assignment", default=None, help="one assignment for all notebooks (default: one per notebook)")
     ap.add_argument("--points", type=float, default=1.0, help="points per autograded exercise")
     args = ap.parse_args(argv)
-    for path in build_course(args.paths, args.course, assignment=args.assignment, points=args.points):
+    for path in build_course(expand_paths(args.paths), args.course, assignment=args.assignment, points=args.points):
         print(f"wrote {path}", file=sys.stderr)
     return 0
 

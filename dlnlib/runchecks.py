@@ -17,7 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .execute import CHECKED_ENV
+from .core import check_flag
+from .execute import CHECKED_ENV, _paths_arg
 
 __all__ = ["NBVAL", "commands", "main"]
 
@@ -26,6 +27,9 @@ NBVAL = ["--nbval", "--nbval-current-env", "--nbval-sanitize-with", "tests/nbval
 
 def commands(paths=(), *, unit: bool = False, lint: bool = True) -> list[list[str]]:
     """The commands ``main`` runs, in order (each with this Python)."""
+    paths = [str(p) for p in _paths_arg("paths", paths)]
+    check_flag("unit", unit)
+    check_flag("lint", lint)
     out = []
     if lint:
         out.append([sys.executable, "-m", "ruff", "check", "dlnlib", "tests", "benchmarks"])

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import nbformat
 
+from .execute import _path_arg, _read_notebook, expand_paths
+
 __all__ = ["TAG", "MARKER", "cell_source", "repository_url", "write_setup_cell", "main"]
 
 TAG = "dlnlib-setup"
@@ -63,6 +65,9 @@ def cell_source(repo: str = "") -> str:
 
 def repository_url(root: Path = Path(".")) -> str:
     """The repository URL from pyproject.toml's [project.urls] Repository or git's origin remote, else ""."""
+    root = _path_arg("root", root)
+    if not root.is_dir():
+        raise ValueError(f"root: got {str(root)!r}, expected an existing folder (the repository's root)")
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
         text = pyproject.read_text(encoding="utf-8")
@@ -82,7 +87,10 @@ def repository_url(root: Path = Path(".")) -> str:
 
 def write_setup_cell(path: Path, source: str) -> str:
     """Insert or update the setup cell of one notebook; returns "inserted", "updated" or "unchanged"."""
-    nb = nbformat.read(path, as_version=4)
+    if not isinstance(source, str):
+        raise TypeError(f"source: got {type(source).__name__}, expected the cell's source (str, from cell_source())")
+    path = _path_arg("path", path)
+    nb = _read_notebook("path", path)
     for cell in nb.cells:
         if cell.cell_type == "code" and (TAG in cell.metadata.get("tags", []) or cell.source.startswith(MARKER)):
             if cell.source == source:
@@ -100,8 +108,6 @@ def write_setup_cell(path: Path, source: str) -> str:
 
 
 def main(argv=None) -> int:
-    from .execute import expand_paths
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("paths", nargs="*", help="notebooks (default: notebooks/[0-9][0-9]_*.ipynb)")
     ap.add_argument("--repo", default=None, help="https URL of the repository Colab installs dlnlib from")

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import nbformat
 
+from .execute import _folder_arg, _paths_arg, _read_notebook
+
 __all__ = ["BEGIN", "END", "strip_solutions", "make_student", "build_student_notebooks", "main"]
 
 BEGIN = "### BEGIN SOLUTION"
@@ -39,6 +41,10 @@ def strip_solutions(source: str, *, default_id: str | None = None) -> tuple[str,
     nothing may raise, or "Run All" would stop there: each name the solution binds becomes ``name = ...``
     (Ellipsis), which ``check`` also reports as "not attempted yet".
     """
+    if not isinstance(source, str):
+        raise TypeError(f"source: got {type(source).__name__}, expected a cell's source (str)")
+    if default_id is not None and (not isinstance(default_id, str) or not re.fullmatch(r"\d+\.\d+", default_id)):
+        raise ValueError(f"default_id: got {default_id!r}, expected None or an exercise id such as '1.2'")
     if BEGIN not in source:
         return source, False
     m = _EX_ID.search(source)
@@ -278,8 +284,19 @@ def _clear(cell) -> None:
     cell.execution_count = None
 
 
+def _check_notebook(nb, name: str = "nb") -> None:
+    """TypeError naming ``name`` unless ``nb`` is an nbformat 4 notebook object (cells with a type and a source)."""
+    cells = nb.get("cells") if isinstance(nb, nbformat.NotebookNode) else None
+    if not isinstance(cells, list) or not all(
+            isinstance(c, nbformat.NotebookNode) and isinstance(c.get("cell_type"), str)
+            and isinstance(c.get("source"), str) for c in cells):
+        raise TypeError(f"{name}: got {type(nb).__name__}, expected a notebook object as "
+                        "nbformat.read(path, as_version=4) returns it")
+
+
 def make_student(nb):
     """A student copy of an instructor notebook object (the input is left unchanged)."""
+    _check_notebook(nb)
     nb = copy.deepcopy(nb)
     cells, tainted = [], set()
     for cell in nb.cells:
@@ -310,13 +327,12 @@ def make_student(nb):
 
 def build_student_notebooks(paths, out_dir) -> list[Path]:
     """Write the student version of each notebook in ``paths`` into ``out_dir``; return the new paths."""
-    out = Path(out_dir)
+    paths = _paths_arg("paths", paths)
+    out = _folder_arg("out_dir", out_dir)
+    notebooks = [(p, _read_notebook("paths", p)) for p in paths]  # every input checked before anything is written
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for p in map(Path, paths):
-        if not p.is_file() or p.suffix != ".ipynb":
-            raise ValueError(f"paths: got {str(p)!r}, expected existing .ipynb files")
-        nb = nbformat.read(p, as_version=4)
+    for p, nb in notebooks:
         target = out / p.name
         nbformat.write(make_student(nb), target)
         written.append(target)

@@ -17,19 +17,25 @@ only the student's frames.
 
 from __future__ import annotations
 
+import ast
+import functools
 import importlib
 import inspect
+import math
+import numbers
 import os
 import re
 import sys
 import sysconfig
 import textwrap
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
+from ..core import MAX_DEPTH, check_int, check_nonneg
 
 __all__ = ["Exercise", "CheckResult", "register", "get", "check", "hint", "solution", "compare", "TOPICS",
            "all_exercises", "call_student", "describe"]
@@ -108,6 +114,8 @@ def call_student(fn: Callable, *args, _forbidden: frozenset = frozenset(), **kwa
     (dlnlib's own answer to the exercise; ids, because equal code objects compare equal, and a student's
     copy of the same lines is their own code); such a call raises ``ReferenceCalled`` once it has returned.
     """
+    if not callable(fn):
+        raise TypeError(f"fn: got {type(fn).__name__}, expected a function to call")
     hits: list[str] = []
     previous = sys.getprofile()
 
@@ -259,16 +267,57 @@ def compare(got, expected, *, name: str = "result", alternatives: dict | None = 
     mistake gives) or a generic slip is named when it matches. Exercises use the all-cases rule of
     ``Exercise.check`` instead; this helper is for single comparisons.
     """
-    exp = expected if isinstance(expected, (tuple, str)) else torch.as_tensor(expected, dtype=torch.float64)
+    if not isinstance(name, str):
+        raise TypeError(f"name: got {type(name).__name__}, expected a str naming the compared value")
+    check_nonneg("rtol", rtol)
+    check_nonneg("atol", atol)
+    exp = _expected_value("expected", expected, top=True, finite=True)
+    if alternatives is None:
+        alternatives = {}
+    if not isinstance(alternatives, Mapping):
+        raise TypeError(f"alternatives: got {type(alternatives).__name__}, expected a dict message -> value")
+    alts = {}
+    for msg, alt in alternatives.items():
+        if not isinstance(msg, str):
+            raise TypeError(f"alternatives: got a key {msg!r} ({type(msg).__name__}), expected messages (str)")
+        alts[msg] = None if alt is None else _expected_value(f"alternatives[{msg!r}]", alt, top=False, finite=False)
     problem = _type_problem(got, exp, name)
     if problem:
         return problem
     if _same(got, exp, rtol, atol):
         return None
-    for msg, alt in {**(alternatives or {}), **_generic_alternatives(exp)}.items():
+    for msg, alt in {**alts, **_generic_alternatives(exp)}.items():
         if _same(got, alt, rtol, atol):
             return f"{name} is wrong: {msg}"
     return _difference(got, exp, name, rtol, atol)
+
+
+def _expected_value(name: str, value, *, top: bool, finite: bool):
+    """A value to compare against, as ``compare`` uses it: a str stays a str, a tuple is checked part by part, a
+    tensor below the top level stays as it is (its dtype is the one the answer must have), anything else becomes a
+    float64 tensor. ValueError/TypeError naming ``name`` for what cannot be compared (None, complex, NaN when
+    ``finite``: a NaN expected value would accept a NaN answer)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, tuple):
+        if not value:
+            raise ValueError(f"{name}: got an empty tuple, expected at least one value")
+        return tuple(_expected_value(f"{name}[{i}]", v, top=False, finite=finite) for i, v in enumerate(value))
+    if (isinstance(value, torch.Tensor) and value.is_complex()) or isinstance(value, complex) or \
+            getattr(getattr(value, "dtype", None), "kind", "") == "c":
+        raise ValueError(f"{name}: got complex numbers, expected real numbers")
+    if isinstance(value, torch.Tensor) and not top:
+        t = value
+    else:
+        try:
+            t = torch.as_tensor(value, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"{name}: got {type(value).__name__}, expected a tensor, a number, a str or a tuple of "
+                            "them") from None
+    if finite and (t.is_floating_point() or t.is_complex()) and not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name}: contains NaN or inf, expected finite values (a NaN expected value would accept "
+                         "a NaN answer)")
+    return t
 
 
 # -------------------------------------------------------------------------------------------- the exercise
@@ -315,6 +364,39 @@ class Exercise:
     answer_marks: tuple = ()
     judge: Callable[[Callable, Callable, dict], str | None] | None = None  # per-case form, see _check_per_case
     kind: str = "function"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not re.fullmatch(r"\d+\.\d+", self.id):
+            raise ValueError(f"id: got {self.id!r}, expected '<notebook>.<number>' such as '1.2'")
+        for name in ("title", "name", "kind"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{name}: got {value!r}, expected a non-empty str")
+        if not isinstance(self.derivation, str):
+            raise TypeError(f"derivation: got {type(self.derivation).__name__}, expected a str")
+        for name in ("reference", "cases"):
+            if not callable(getattr(self, name)):
+                raise TypeError(f"{name}: got {type(getattr(self, name)).__name__}, expected a function")
+        for name in ("expected", "judge", "case_mistakes", "normalize"):
+            value = getattr(self, name)
+            if value is not None and not callable(value):
+                raise TypeError(f"{name}: got {type(value).__name__}, expected a function or None")
+        if self.expected is None and self.judge is None:
+            raise ValueError("expected/judge: got neither, expected a function computing the right value (or a "
+                             "per-case judge)")
+        for name in ("args", "hints", "answer_marks"):
+            value = getattr(self, name)
+            if isinstance(value, str) or not isinstance(value, (tuple, list)) or \
+                    not all(isinstance(v, str) for v in value):
+                raise TypeError(f"{name}: got {value!r}, expected a tuple of str")
+        if not isinstance(self.mistakes, Mapping) or \
+                not all(isinstance(k, str) and callable(v) for k, v in self.mistakes.items()):
+            raise TypeError(f"mistakes: got {self.mistakes!r}, expected a dict message (str) -> function")
+        if not isinstance(self.forbidden, (tuple, list)) or \
+                not all(callable(f) and hasattr(inspect.unwrap(f), "__code__") for f in self.forbidden):
+            raise TypeError(f"forbidden: got {self.forbidden!r}, expected a tuple of Python functions")
+        check_nonneg("rtol", self.rtol)
+        check_nonneg("atol", self.atol)
 
     def _forbidden_codes(self) -> frozenset:
         return frozenset(id(_code_of(f)) for f in (self.reference, *self.forbidden))
@@ -427,8 +509,7 @@ class Exercise:
                 "Replace the `...` with your code.")
 
     def hint(self, level: int = 1) -> str:
-        if not isinstance(level, int) or isinstance(level, bool) or level < 1:
-            raise ValueError(f"level: got {level!r}, expected an integer >= 1")
+        level = check_int("level", level, minimum=1)
         if not self.hints:
             return f"Exercise {self.id}: no hints."
         k = min(level, len(self.hints))
@@ -439,17 +520,35 @@ class Exercise:
         head = (f"Exercise {self.id}: THIS REVEALS THE COMPLETE ANSWER. If you are still working on it, "
                 f"try hint({self.id!r}, 1) first.\n\n")
         written = f"Derivation:\n{textwrap.dedent(self.derivation).strip()}\n\nCode:\n" if self.derivation else ""
-        return head + written + textwrap.dedent(inspect.getsource(self.reference))
+        return head + written + _source(self.reference)
+
+
+def _source(fn) -> str:
+    """The source of a reference answer from its ``def`` line on (the argument-checking decorator is not part of
+    the answer)."""
+    source = textwrap.dedent(inspect.getsource(fn))
+    try:
+        node = ast.parse(source).body[0]
+    except (SyntaxError, IndexError):
+        return source
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.decorator_list:
+        return "\n".join(source.splitlines()[node.lineno - 1:]) + "\n"
+    return source
 
 
 def describe(case: dict) -> str:
     """Short description of a test case: shapes of tensors, values of scalars."""
+    if not isinstance(case, Mapping):
+        raise TypeError(f"case: got {type(case).__name__}, expected a dict of named inputs")
     parts = []
     for k, v in case.items():
-        if k.startswith("_"):
+        if isinstance(k, str) and k.startswith("_"):
             continue
         if isinstance(v, torch.Tensor):
-            parts.append(f"{k} {tuple(v.shape)}" if v.ndim else f"{k}={float(v):.4g}")
+            if v.ndim:
+                parts.append(f"{k} {tuple(v.shape)}")
+            else:
+                parts.append(f"{k}={complex(v)}" if v.is_complex() else f"{k}={float(v):.4g}")
         elif isinstance(v, (list, tuple)) and v and all(isinstance(x, torch.Tensor) for x in v):
             parts.append(f"{k} = {len(v)} matrices " + " ".join(str(tuple(x.shape)) for x in v))
         elif isinstance(v, bool):
@@ -463,6 +562,8 @@ def describe(case: dict) -> str:
 
 def register(ex: Exercise) -> Exercise:
     """Add an exercise to the registry (called by the topic submodules)."""
+    if not isinstance(ex, Exercise):
+        raise TypeError(f"ex: got {type(ex).__name__}, expected a dlnlib.exercises.Exercise")
     if ex.id in _REGISTRY and _REGISTRY[ex.id] is not ex:
         raise ValueError(f"id: exercise {ex.id!r} is already registered")
     _REGISTRY[ex.id] = ex
@@ -480,6 +581,10 @@ def _load_all() -> None:
 
 def get(exercise_id: str) -> Exercise:
     """The exercise registered under ``exercise_id`` (e.g. ``"1.2"``)."""
+    if not isinstance(exercise_id, str):
+        written = f" (write it in quotes: '{exercise_id}')" if isinstance(exercise_id, float) else ""
+        raise TypeError(f"exercise_id: got {exercise_id!r} ({type(exercise_id).__name__}), expected a str such as "
+                        f"'1.2'{written}")
     if exercise_id not in _REGISTRY:
         _load_all()
     if exercise_id not in _REGISTRY:
@@ -514,3 +619,168 @@ def hint(exercise_id: str, level: int = 1) -> Message:
 def solution(exercise_id: str) -> Message:
     """The complete answer (derivation and code): it reveals the solution, and says so first."""
     return Message(get(exercise_id).solution())
+
+
+# ------------------------------------------------------------------------- the reference answers' arguments
+
+_TOKEN = re.compile(r"\*|[A-Za-z_]\w*|\d+")
+
+
+def _checked_reference(_extra: Callable | None = None, **spec: str):
+    """Decorator for a reference answer: checks every argument before the call, and the result after it.
+
+    ``spec`` maps each parameter to what it must be:
+
+    - a shape such as ``"* m n"``: a finite, non-empty real floating tensor (one dtype and device for every
+      tensor argument) whose trailing dimensions are named; a name binds the size where it first appears and
+      must agree wherever else it appears, a number is a fixed size, a leading ``*`` allows batch dimensions
+      (which must broadcast across the arguments);
+    - ``"chain"``: a chain (``validate_chain``, finite), binding ``N`` (its depth), ``d_0`` and ``d_N``;
+    - ``"real"`` / ``"positive"``: a finite real number (or 0-d real tensor), > 0 for ``"positive"``;
+    - ``"depth"``: an integer in 1..MAX_DEPTH; ``"int 1..N"``: an integer in 1..(the size bound to N);
+      ``"index m"``: an integer in 0..(the size bound to m) - 1.
+
+    ``_extra(**arguments)`` may add a check of its own (raising ValueError naming the argument). A result that is
+    NaN or infinite, or arithmetic that fails on the values (overflow, division by zero), is a ValueError naming
+    the arguments. The answer itself (what ``solution`` prints, the code the refusal of dlnlib's own answers
+    watches) is the undecorated function.
+    """
+
+    def decorate(fn):
+        names = tuple(inspect.signature(fn).parameters)
+        if set(spec) != set(names):
+            raise ValueError(f"spec: got {sorted(spec)}, expected one entry per parameter of {fn.__name__} {names}")
+        listed = ", ".join(names)
+
+        @functools.wraps(fn)
+        def checked(*args, **kwargs):
+            try:
+                bound = inspect.signature(fn).bind(*args, **kwargs)
+            except TypeError as exc:
+                raise TypeError(f"{listed}: {exc}") from None
+            values = _check_reference_args(spec, dict(bound.arguments))
+            if _extra is not None:
+                _extra(**values)
+            try:
+                out = fn(*(values[n] for n in names))
+            except (ZeroDivisionError, OverflowError, torch.linalg.LinAlgError) as exc:
+                raise ValueError(f"{listed}: {fn.__name__} cannot be evaluated at these values "
+                                 f"({type(exc).__name__}: {exc}); expected values of moderate size") from exc
+            if not _all_finite(out):
+                raise ValueError(f"{listed}: the result of {fn.__name__} is NaN or infinite at these values "
+                                 "(overflow); expected values of moderate size")
+            return out
+
+        return checked
+
+    return decorate
+
+
+def _all_finite(out) -> bool:
+    if isinstance(out, torch.Tensor):
+        return not out.is_floating_point() or bool(torch.isfinite(out).all())
+    if isinstance(out, float):
+        return math.isfinite(out)
+    if isinstance(out, (tuple, list)):
+        return all(_all_finite(o) for o in out)
+    return True
+
+
+def _shape_text(tokens) -> str:
+    return "(" + ", ".join("*batch" if t == "*" else t for t in tokens) + ")"
+
+
+def _check_reference_args(spec: dict, values: dict) -> dict:
+    """The arguments of a reference answer, checked against ``spec`` (see ``_checked_reference``); a chain comes
+    back as a list, everything else as given."""
+    sizes: dict[str, tuple[int, str]] = {}  # size name -> (size, the argument that fixed it)
+    first: list = []  # (name, tensor) of the first tensor seen: dtype and device of every other one
+    batches: dict[str, tuple] = {}
+    out = dict(values)
+
+    def agree(name, t):
+        if not first:
+            first.append((name, t))
+            return
+        ref_name, ref = first[0]
+        if t.dtype != ref.dtype:
+            raise ValueError(f"{name}: got dtype {t.dtype} but {ref_name} is {ref.dtype}; expected one dtype for "
+                             "every tensor")
+        if t.device != ref.device:
+            raise ValueError(f"{name}: is on {t.device} but {ref_name} on {ref.device}; expected one device")
+
+    def bind(name, token, size):
+        if token.isdigit():
+            return int(token) == size
+        if token in sizes:
+            return sizes[token][0] == size
+        sizes[token] = (size, name)
+        return True
+
+    for name, kind in spec.items():
+        v = values[name]
+        if kind.startswith(("int ", "index ", "depth")):
+            continue
+        if kind in ("real", "positive"):
+            x = v
+            if isinstance(v, torch.Tensor) and v.ndim == 0 and v.is_floating_point():
+                x = float(v)
+            if isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(x) or \
+                    (kind == "positive" and x <= 0):
+                shown = v if not isinstance(v, torch.Tensor) else f"a tensor of shape {tuple(v.shape)}"
+                raise ValueError(f"{name}: got {shown!r}, expected a finite real number"
+                                 + (" > 0" if kind == "positive" else ""))
+            continue
+        if kind == "chain":
+            from ..chains import validate_chain
+
+            chain = validate_chain(v, name, finite=True)
+            for w in chain:
+                agree(name, w)
+            sizes["N"] = (len(chain), name)
+            sizes["d_0"] = (chain[0].shape[-1], name)
+            sizes["d_N"] = (chain[-1].shape[-2], name)
+            batches[name] = torch.broadcast_shapes(*(w.shape[:-2] for w in chain))
+            out[name] = chain
+            continue
+        tokens = _TOKEN.findall(kind)
+        starred = tokens[0] == "*"
+        dims = tokens[1:] if starred else tokens
+        want = _shape_text(tokens)
+        if not isinstance(v, torch.Tensor):
+            raise TypeError(f"{name}: got {type(v).__name__}, expected a torch tensor of shape {want}")
+        if v.is_complex() or not v.is_floating_point():
+            raise ValueError(f"{name}: got dtype {v.dtype}, expected a real floating tensor (torch.float64)")
+        if v.ndim < len(dims) or (not starred and v.ndim != len(dims)):
+            raise ValueError(f"{name}: got shape {tuple(v.shape)}, expected {want}")
+        if v.numel() == 0:
+            raise ValueError(f"{name}: got shape {tuple(v.shape)}, expected a non-empty tensor")
+        agree(name, v)
+        if not bool(torch.isfinite(v).all()):
+            raise ValueError(f"{name}: contains NaN or infinite entries, expected finite numbers")
+        trailing = tuple(v.shape[v.ndim - len(dims):])
+        for token, size in zip(dims, trailing):
+            if not bind(name, token, size):
+                fixed = int(token) if token.isdigit() else sizes[token][0]
+                source = "" if token.isdigit() else f" as in {sizes[token][1]}"
+                raise ValueError(f"{name}: got shape {tuple(v.shape)}, expected {want} with {token} = {fixed}{source}")
+        if starred:
+            batches[name] = tuple(v.shape[:v.ndim - len(dims)])
+    if len(batches) > 1:
+        try:
+            torch.broadcast_shapes(*batches.values())
+        except RuntimeError:
+            shown = ", ".join(f"{n} {tuple(b)}" for n, b in batches.items())
+            raise ValueError(f"{', '.join(batches)}: batch shapes {shown} do not broadcast") from None
+    for name, kind in spec.items():
+        if kind == "depth":
+            check_int(name, values[name], minimum=1, maximum=MAX_DEPTH)
+        elif kind.startswith("int "):
+            low, high = kind[4:].split("..")
+            check_int(name, values[name], minimum=int(low), maximum=sizes[high][0],
+                      why=f" ({high} = {sizes[high][0]}, from {sizes[high][1]})")
+        elif kind.startswith("index "):
+            size = kind[6:]
+            check_int(name, values[name], minimum=0, maximum=sizes[size][0] - 1,
+                      why=f" (an index: {size} = {sizes[size][0]}, from {sizes[size][1]})")
+    return out

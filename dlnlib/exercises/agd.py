@@ -12,13 +12,27 @@ import torch
 
 from .. import agd as _agd
 from ..agd import optimal_lr, round_robin
-from . import Exercise, register
+from . import Exercise, _checked_reference, register
 
 __all__ = ["eta_star_reference", "round_robin_reference", "deep_substep_error_reference"]
 
 F64 = torch.float64
 
 
+def _nonzero(X):
+    if not bool((X != 0).any()):
+        raise ValueError(f"X: got an all-zero matrix of shape {tuple(X.shape)}, expected a nonzero X (eta* needs a "
+                         "nonzero eigenvalue of X X^T / n)")
+
+
+def _batch_into(scales, h):
+    batch = torch.broadcast_shapes(scales.shape[:-1], h.shape[:-1])
+    if batch != scales.shape[:-1]:
+        raise ValueError(f"h: got batch shape {tuple(h.shape[:-1])}, expected one that broadcasts into the batch "
+                         f"shape {tuple(scales.shape[:-1])} of scales (each column of scales is updated in place)")
+
+
+@_checked_reference(X="n d", _extra=lambda X: _nonzero(X))
 def eta_star_reference(X):
     """eta* = 2 / (lambda_max + lambda_min^eff), lambdas = nonzero eigenvalues of X X^T / n."""
     n, d = X.shape
@@ -80,6 +94,7 @@ register(Exercise(
 ))
 
 
+@_checked_reference(scales="* L", h="* n", y="n", _extra=lambda scales, h, y: _batch_into(scales, h))
 def round_robin_reference(scales, h, y):
     """Layers 2..L of Algorithm 1 in turn: Theta^(l) -= 1/2 Theta^(l)^2 dL/dTheta^(l), at the current iterate."""
     scales = scales.clone()
@@ -153,6 +168,7 @@ register(Exercise(
 # ------------------------------------------------------------------------- 5.3 Theorem 1, Eqs. (6)-(8)
 
 
+@_checked_reference(E="* n", yhat="* n")
 def deep_substep_error_reference(E, yhat):
     """Eq. (6): the output error after the update of one deep layer, E - yhat (yhat . E) / (2n).
 

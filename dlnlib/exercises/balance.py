@@ -13,11 +13,12 @@ from __future__ import annotations
 import torch
 
 from .. import balance as _balance
-from . import Exercise, register
+from . import Exercise, _checked_reference, register
 
 __all__ = ["gram_rates", "gd_imbalance_change", "EXERCISES"]
 
 
+@_checked_reference(W1="h i", W2="o h", X="n i", Y="n o")
 def gram_rates(W1, W2, X, Y):
     """Reference for 3.1: (d/dt W1 W1^T, d/dt W2^T W2) under gradient flow of the two-layer squared loss."""
     n = X.shape[0]
@@ -29,6 +30,7 @@ def gram_rates(W1, W2, X, Y):
     return d_gram1, d_gram2
 
 
+@_checked_reference(W1="h i", W2="o h", X="n i", Y="n o", lr="real")
 def gd_imbalance_change(W1, W2, X, Y, lr):
     """Reference for 3.2: D(after one GD step) - D(before), D = W2^T W2 - W1 W1^T; equals lr^2 (G2^T G2 - G1 G1^T)."""
     n = X.shape[0]

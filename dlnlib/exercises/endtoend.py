@@ -19,7 +19,7 @@ from .. import endtoend as _e2e
 from .. import geometry as _geometry
 from ..endtoend import preconditioned_gradient as _library_preconditioned
 from ..endtoend import psd_power as _library_psd_power
-from . import Exercise, register
+from . import Exercise, _checked_reference, register
 
 __all__ = ["psd_power_reference", "preconditioned_gradient_reference", "single_output_reference",
            "polar_from_svd_reference", "product_velocity_reference"]
@@ -29,9 +29,23 @@ def _t(x):
     return x.transpose(-1, -2)
 
 
+def _symmetric_psd(S):
+    """ValueError unless S is symmetric positive semi-definite (up to round-off), where S^alpha is defined."""
+    asymmetry = float((S - _t(S)).abs().amax())
+    if asymmetry > 1e-10 * float(S.abs().amax()):
+        raise ValueError(f"S: got a matrix that is not symmetric (max |S - S^T| = {asymmetry:.3g}), expected a "
+                         "symmetric positive semi-definite matrix")
+    evals = torch.linalg.eigvalsh(S)
+    tol = 8 * S.shape[-1] * torch.finfo(S.dtype).eps * evals.abs().amax(-1, keepdim=True)
+    if bool((evals < -tol).any()):
+        raise ValueError(f"S: has eigenvalue {float(evals.min()):.3g} < 0 beyond round-off, expected a positive "
+                         "semi-definite matrix")
+
+
 # ----------------------------------------------------------------------------------- 4.1
 
 
+@_checked_reference(S="* d d", alpha="real", _extra=lambda S, alpha: _symmetric_psd(S))
 def psd_power_reference(S, alpha):
     """S^alpha = Q diag(lambda^alpha) Q^T, with eigenvalues below rounding level set to exactly 0."""
     evals, Q = torch.linalg.eigh(S)
@@ -108,6 +122,7 @@ register(Exercise(
 # ----------------------------------------------------------------------------------- 4.2
 
 
+@_checked_reference(W="* m n", grad="* m n", N="depth")
 def preconditioned_gradient_reference(W, grad, N):
     """sum_{j=1}^N (W W^T)^{(j-1)/N} grad (W^T W)^{(N-j)/N}, one fractional power per term."""
     from dlnlib.endtoend import psd_power
@@ -179,6 +194,7 @@ register(Exercise(
 # ----------------------------------------------------------------------------------- 4.3
 
 
+@_checked_reference(w="* 1 d", grad="* 1 d", N="depth")
 def single_output_reference(w, grad, N):
     """||w||^{2-2/N} (g + (N-1) (w.g / ||w||^2) w); the projection term is 0 at w = 0."""
     sq = (w * w).sum((-2, -1), keepdim=True)
@@ -252,6 +268,7 @@ register(Exercise(
 # ----------------------------------------------------------------------------------- 4.4
 
 
+@_checked_reference(W="* m n")
 def polar_from_svd_reference(W):
     """W = U S V^T (thin SVD)  ->  Q = U V^T, P = V S V^T = sqrt(W^T W), so that W = Q P."""
     U, S, Vh = torch.linalg.svd(W, full_matrices=False)
@@ -357,6 +374,7 @@ register(Exercise(
 # ----------------------------------------------------------------------------------- 4.5
 
 
+@_checked_reference(chain="chain", G="* d_N d_0")
 def product_velocity_reference(chain, G):
     """sum_j (W_N...W_{j+1}) D_j (W_{j-1}...W_1), D_j = (W_N...W_{j+1})^T G (W_{j-1}...W_1)^T = dE/dW_j."""
     N = len(chain)

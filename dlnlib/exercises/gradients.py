@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..chains import _layer_gradients, layer_gradients
-from . import Exercise, register
+from . import Exercise, _checked_reference, register
 
 __all__ = ["delta_w2_reference", "layer_gradient_reference"]
 
@@ -19,6 +19,7 @@ def _spd(n, gen):
     return a @ a.T / n + 0.5 * torch.eye(n, dtype=torch.float64)
 
 
+@_checked_reference(W1="h i", W2="o h", Sigma_xx="i i", Sigma_yx="o i", eta="real")
 def delta_w2_reference(W1, W2, Sigma_xx, Sigma_yx, eta):
     """Delta W2 = -eta dE/dW2 = eta (Sigma_yx - W2 W1 Sigma_xx) W1^T."""
     return eta * (Sigma_yx - W2 @ W1 @ Sigma_xx) @ W1.T
@@ -88,6 +89,7 @@ register(Exercise(
 ))
 
 
+@_checked_reference(chain="chain", grad_W="* d_N d_0", j="int 1..N")
 def layer_gradient_reference(chain, grad_W, j):
     """dL/dW_j = (W_N ... W_{j+1})^T grad_W (W_{j-1} ... W_1)^T, for j = 1..N (batched)."""
     left = grad_W

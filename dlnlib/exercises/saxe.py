@@ -15,7 +15,7 @@ import math
 import torch
 
 from .. import saxe as _saxe
-from . import Exercise, register
+from . import Exercise, _checked_reference, register
 
 __all__ = [
     "w2bar_dot_reference",
@@ -45,6 +45,7 @@ def _rect_diag(s, rows, cols):
 # ---------------------------------------------------------------------------------------------------- 2.1
 
 
+@_checked_reference(W1bar="* h i", W2bar="* o h", S="* o i", tau="positive")
 def w2bar_dot_reference(W1bar, W2bar, S, tau):
     """dW2bar/dt = (S - W2bar W1bar) W1bar^T / tau   (whitened inputs, mode coordinates)."""
     return (S - W2bar @ W1bar) @ W1bar.transpose(-1, -2) / tau
@@ -124,6 +125,7 @@ register(Exercise(
 # ---------------------------------------------------------------------------------------------------- 2.2
 
 
+@_checked_reference(i="index m", a="m h", b="m h", s="m", tau="positive")
 def b_dot_reference(i, a, b, s, tau):
     """db^i/dt from Eq. (7): tau db^i/dt = (s_i - a^i.b^i) a^i - sum_{j != i} (a^j.b^i) a^j.
 
@@ -208,6 +210,7 @@ register(Exercise(
 # ---------------------------------------------------------------------------------------------------- 2.3
 
 
+@_checked_reference(a="m h", b="m h", s="m", tau="positive")
 def energy_reference(a, b, s, tau):
     """F of Eq. (8): (1/2tau) sum_i (s_i - a^i.b^i)^2 + (1/2tau) sum_{i != j} (a^i.b^j)^2."""
     C = b @ a.T  # C[i, j] = b^i . a^j
@@ -285,6 +288,7 @@ register(Exercise(
 # ---------------------------------------------------------------------------------------------------- 2.4
 
 
+@_checked_reference(a="real", b="real", s="real", tau="positive")
 def jacobian_ab_reference(a, b, s, tau):
     """Jacobian of (9)-(10) at (a, b): rows (a-dot, b-dot), columns (d/da, d/db)."""
     off = s - 2 * a * b
@@ -391,6 +395,7 @@ def _normalize_classification(got):
     return (eig, _WORD_TO_KIND[key]), None
 
 
+@_checked_reference(a="real", b="real", s="real", tau="positive")
 def classify_reference(a, b, s, tau):
     """(eigenvalues ascending, kind) at (a, b); kind: "saddle", "line of minima" or "not a fixed point"."""
     r = s - a * b
@@ -477,6 +482,7 @@ register(Exercise(
 # ---------------------------------------------------------------------------------------------------- 2.6
 
 
+@_checked_reference(a0="real", b0="real", s="positive")
 def end_point_reference(a0, b0, s):
     """Where gradient flow of (9)-(10) from (a0, b0) ends, as a (2,) tensor.
 
