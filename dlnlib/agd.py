@@ -17,13 +17,25 @@ trials, and all results carry that batch shape after their own leading dimension
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from dataclasses import dataclass, field
 
 import torch
 
-from .chains import init_chain
-from .core import MAX_DEPTH, MAX_STEPS, as_tensor, check_choice, check_int, check_positive
+from .chains import init_chain, validate_chain
+from .core import (
+    MAX_DEPTH,
+    MAX_STEPS,
+    as_tensor,
+    check_choice,
+    check_finite_result,
+    check_int,
+    check_nonneg,
+    check_positive,
+    check_size,
+    make_generator,
+)
 from .losses import SquaredError
 from .train import gradient_descent
 
@@ -66,24 +78,29 @@ INITS = ("normal", "he", "xavier", "agd")
 # --------------------------------------------------------------------------- data and spectra
 
 
-def _data(X, y) -> tuple[torch.Tensor, torch.Tensor]:
+def _matrix(X) -> torch.Tensor:
+    # the data matrix X: (n, d), n >= 1 samples as rows, d >= 1 features, finite
     X = as_tensor("X", X)
-    y = as_tensor("y", y)
     if X.ndim != 2:
         raise ValueError(f"X: got shape {tuple(X.shape)}, expected (n, d) with samples as rows")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"X: got shape {tuple(X.shape)}, expected n >= 1 samples and d >= 1 features")
+    return X
+
+
+def _data(X, y) -> tuple[torch.Tensor, torch.Tensor]:
+    X = _matrix(X)
+    y = as_tensor("y", y)
     if y.ndim != 1:
         raise ValueError(f"y: got shape {tuple(y.shape)}, expected (n,) (one scalar target per sample)")
     if X.shape[0] != y.shape[0]:
         raise ValueError(f"y: got {y.shape[0]} targets but X has {X.shape[0]} rows; expected one target per sample")
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"X: got shape {tuple(X.shape)}, expected n >= 1 samples and d >= 1 features")
     return X, y.to(X.device)
 
 
 def _lr(lr, like: torch.Tensor) -> torch.Tensor:
     if isinstance(lr, torch.Tensor):
-        check_positive("lr", lr)
-        return lr.to(device=like.device, dtype=like.dtype)
+        return check_positive("lr", as_tensor("lr", lr, device=like.device, dtype=like.dtype))
     check_positive("lr", lr, allow_tensor=False)
     return torch.tensor(float(lr), device=like.device, dtype=like.dtype)
 
@@ -93,9 +110,7 @@ def output_kernel(X) -> torch.Tensor:
 
     X: (n, d). Returns (n, n); its nonzero eigenvalues are those of ``Sigma_xx = X^T X / n``.
     """
-    X = as_tensor("X", X)
-    if X.ndim != 2:
-        raise ValueError(f"X: got shape {tuple(X.shape)}, expected (n, d) with samples as rows")
+    X = _matrix(X)
     return X @ X.T / X.shape[0]
 
 
@@ -107,10 +122,15 @@ def kernel_eigenvalues(X) -> torch.Tensor:
     return torch.linalg.eigvalsh(output_kernel(X))
 
 
+
+
 def _nonzero(lam: torch.Tensor) -> torch.Tensor:
     # Eigenvalues below this floor are zero up to rounding (Definition 1's "lambda_i != 0").
     floor = lam.abs().max() * lam.shape[-1] * torch.finfo(lam.dtype).eps * 10
-    return lam[lam > floor]
+    live = lam[lam > floor]
+    if live.numel() == 0:
+        raise ValueError("X: got X = 0 (X X^T / n has no nonzero eigenvalue), expected data with a nonzero entry")
+    return live
 
 
 def optimal_lr(X) -> float:
@@ -129,7 +149,7 @@ def effective_spectral_radius(X, lr) -> torch.Tensor:
     """
     lam = _nonzero(kernel_eigenvalues(X))
     lr_t = _lr(lr, lam)
-    return (1.0 - lr_t[..., None] * lam).abs().amax(-1)
+    return check_finite_result("lr", (1.0 - lr_t[..., None] * lam).abs().amax(-1), what="rho^eff")
 
 
 def solution_outputs(X, y) -> torch.Tensor:
@@ -196,6 +216,9 @@ def iterations_to(losses, tol: float) -> torch.Tensor:
     """
     if not isinstance(losses, torch.Tensor) or losses.ndim < 1:
         raise ValueError(f"losses: got {type(losses).__name__}, expected a tensor of shape (T, *B)")
+    if losses.is_complex() or losses.shape[0] == 0:
+        raise ValueError(f"losses: got {losses.dtype} of shape {tuple(losses.shape)}, expected real numbers of shape "
+                         "(T, *B) with T >= 1")
     check_positive("tol", tol, allow_tensor=False)
     hit = losses <= tol
     first = hit.to(torch.int8).argmax(0)
@@ -265,10 +288,13 @@ def deep_gd(X, y, *, init: str, lr, steps: int, depth: int = 2, width: int = 1, 
     width = check_int("width", width, minimum=1)
     trials = check_int("trials", trials, minimum=1)
     steps = check_int("steps", steps, minimum=0, maximum=MAX_STEPS)
-    seed = check_int("seed", seed, minimum=0)
+    gen = make_generator(seed=check_int("seed", seed, minimum=0))
     lr_t = _lr(lr, X)
     dims = [X.shape[1]] + [width] * (depth - 1) + [1]
-    gen = torch.Generator().manual_seed(seed)
+    weights = sum(a * b for a, b in zip(dims[:-1], dims[1:]))  # per trial
+    check_size("trials, width, depth", (trials, weights))
+    if record_chain:
+        check_size("steps (record_chain)", (steps + 1, lr_t.numel(), trials, weights))
     chain = [w.to(X.device, X.dtype) for w in _standard_chain(dims, init, trials, gen)]
     record = ("loss", "chain") if record_chain else ("loss",)
     res = gradient_descent(chain, SquaredError(X, y[:, None]), lr=lr_t, steps=steps, tol=tol, record=record,
@@ -292,7 +318,8 @@ def select_lr(run: RegressionRun, lrs, *, tol: float | None = None) -> tuple[flo
     loss <= tol (a trial that never does counts as infinite); without: the smallest median final loss
     (diverged trials count as infinite). Returns ``(best lr, score per lr)``, scores of shape (K,).
     """
-    lrs = as_tensor("lrs", lrs).reshape(-1)
+    _check_run(run)
+    lrs = check_positive("lrs", as_tensor("lrs", lrs).reshape(-1))
     batch = run.losses.shape[1:]
     if len(batch) < 1 or batch[0] != lrs.numel():
         raise ValueError(f"lrs: got {lrs.numel()} learning rates, expected one per entry of the run's first "
@@ -376,7 +403,21 @@ def first_layer_step(theta1, scales, X, y, lr) -> torch.Tensor:
         raise ValueError(f"theta1: got shape {tuple(theta1.shape)}, expected (*B, {X.shape[1]}) to match X")
     s = scales.prod(-1)
     lr_t = _lr(lr, X)
-    return _first_layer_update(theta1, theta1 @ X.T, s, X, y, lr_t, X.shape[0])
+    _batch("theta1, scales, lr", theta1.shape[:-1], s.shape, lr_t.shape)
+    if bool((s == 0).any()):
+        raise ValueError("scales: the product Theta^(2:L) is 0, expected nonzero deep scalars (the layer-1 rate is "
+                         "eta / (Theta^(2:L))^2)")
+    return check_finite_result("lr, scales", _first_layer_update(theta1, theta1 @ X.T, s, X, y, lr_t, X.shape[0]),
+                               what="the layer-1 step (rate eta / (Theta^(2:L))^2)")
+
+
+def _batch(names: str, *shapes) -> torch.Size:
+    """The common batch shape of ``shapes``, or a ValueError naming the arguments whose batches do not fit."""
+    try:
+        return torch.broadcast_shapes(*shapes)
+    except RuntimeError:
+        raise ValueError(f"{names}: got batch shapes {', '.join(str(tuple(s)) for s in shapes)}, expected shapes "
+                         "that broadcast together") from None
 
 
 def round_robin(scales, h, y) -> torch.Tensor:
@@ -391,6 +432,7 @@ def round_robin(scales, h, y) -> torch.Tensor:
     y = as_tensor("y", y, device=scales.device)
     if y.ndim != 1 or h.shape[-1] != y.shape[0]:
         raise ValueError(f"h: got shape {tuple(h.shape)} with y of shape {tuple(y.shape)}; expected h (*B, n), y (n,)")
+    _batch("scales, h", scales.shape[:-1], h.shape[:-1])
     hh, hy = (h * h).sum(-1), h @ y
     new, _, _ = _round_robin_core(list(scales.unbind(-1)), hh, hy, y.shape[0])
     if not new:
@@ -426,6 +468,8 @@ def aligned_gd(X, y, *, depth: int, lr, steps: int, record_outputs: bool = False
     batch = lr_t.shape
     scalar = batch == ()
     n, d = X.shape
+    check_size("steps", (steps + 1, *batch, (depth + 1) * n if record_outputs else 1,
+                         d + depth if record_weights else 1))
     XT = X.T
     lr_v = lr_t.item() if scalar else lr_t
     one = 1.0 if scalar else X.new_ones(batch)
@@ -507,9 +551,7 @@ def theorem1_check(X, y, run: RegressionRun) -> dict:
     All errors are relative to ||y||. Works for one trial (unbatched run).
     """
     X, y = _data(X, y)
-    if "outputs" not in run.history or run.history["outputs"].ndim != 3:
-        raise ValueError("run: expected an unbatched aligned_gd run recorded with record_outputs=True")
-    outs = run.history["outputs"]  # (T, L + 1, n)
+    outs = _agd_outputs(run, X)  # (T, L + 1, n)
     n = X.shape[0]
     lr = float(run.lr)
     scale = float(y.norm())
@@ -531,6 +573,25 @@ def theorem1_check(X, y, run: RegressionRun) -> dict:
     return {"eq4": float(eq4), "eq6": float(deep), "eq7": float(grow), "eq5": float(eq5), "eq8": float(eq8)}
 
 
+def _check_run(run) -> RegressionRun:
+    if not isinstance(run, RegressionRun):
+        raise ValueError(f"run: got {type(run).__name__}, expected a RegressionRun (from shallow_gd, aligned_gd or "
+                         "deep_gd)")
+    return run
+
+
+def _agd_outputs(run, X: torch.Tensor) -> torch.Tensor:
+    # the recorded sub-step outputs (T, L + 1, n) of an unbatched aligned_gd run on data with X's n samples
+    _check_run(run)
+    if "outputs" not in run.history or run.history["outputs"].ndim != 3:
+        raise ValueError("run: expected an unbatched aligned_gd run recorded with record_outputs=True")
+    outs = run.history["outputs"]
+    if outs.shape[-1] != X.shape[0]:
+        raise ValueError(f"run: its outputs have n = {outs.shape[-1]} samples but X has {X.shape[0]} rows; expected "
+                         "the run of these data")
+    return outs
+
+
 # --------------------------------------------------------------------------- kernels and step spectra (Figure 3)
 
 
@@ -542,8 +603,9 @@ def layer_kernels(chain, X) -> list[torch.Tensor]:
     W_L (*B, 1, d_{L-1})]; X: (n, d). Returns one (*B, n, n) tensor per layer. A GD step of rate eta on layer l
     alone moves the errors by ``E <- (I - eta K^(l) / n) E`` to first order.
     """
-    X = as_tensor("X", X)
-    if X.ndim != 2 or not chain or chain[0].shape[-1] != X.shape[1] or chain[-1].shape[-2] != 1:
+    chain = validate_chain(chain, finite=True)
+    X = as_tensor("X", X, device=chain[0].device, dtype=chain[0].dtype)
+    if X.ndim != 2 or X.shape[0] == 0 or chain[0].shape[-1] != X.shape[1] or chain[-1].shape[-2] != 1:
         raise ValueError("chain: expected a scalar-output chain [W_1 (*B, d_1, d), ..., W_L (*B, 1, d_{L-1})] "
                          f"matching X of shape (n, d); got X {tuple(X.shape)}")
     kernels = []
@@ -565,12 +627,14 @@ def gd_step_spectra(run: RegressionRun, X, lr: float) -> list[torch.Tensor]:
     Returns one tensor per layer, shape (T, *B, n), ascending. |eigenvalue| > 1 means that layer's step
     amplifies the error in that direction.
     """
-    if "chain" not in run.history:
+    if "chain" not in _check_run(run).history:
         raise ValueError("run: expected a deep_gd run recorded with record_chain=True")
+    check_positive("lr", lr, allow_tensor=False)
     X = as_tensor("X", X)
     kernels = layer_kernels(run.history["chain"], X)
     eye = torch.eye(X.shape[0], dtype=X.dtype, device=X.device)
-    return [torch.linalg.eigvalsh(eye - lr * k / X.shape[0]) for k in kernels]
+    steps = [check_finite_result("lr", eye - lr * k / X.shape[0], what="I - eta K^(l) / n") for k in kernels]
+    return [torch.linalg.eigvalsh(m) for m in steps]
 
 
 def agd_step_spectra(run: RegressionRun, X) -> list[torch.Tensor]:
@@ -579,10 +643,8 @@ def agd_step_spectra(run: RegressionRun, X) -> list[torch.Tensor]:
 
     Returns [layer 1 (T, n), layer 2 (T, n), ..., layer L (T, n)], ascending.
     """
-    if "outputs" not in run.history or run.history["outputs"].ndim != 3:
-        raise ValueError("run: expected an unbatched aligned_gd run recorded with record_outputs=True")
-    X = as_tensor("X", X)
-    outs = run.history["outputs"]
+    X = _matrix(X)
+    outs = _agd_outputs(run, X)
     T, n = outs.shape[0], outs.shape[-1]
     eye = torch.eye(n, dtype=X.dtype, device=X.device)
     first = torch.linalg.eigvalsh(eye - float(run.lr) * output_kernel(X)).expand(T, n)
@@ -600,7 +662,7 @@ def count_spikes(losses, factor: float = 10.0) -> int:
     falls back below that level.
     """
     v = as_tensor("losses", losses)
-    if v.ndim != 1:
+    if v.ndim != 1 or v.numel() == 0:
         raise ValueError(f"losses: got shape {tuple(v.shape)}, expected (T,)")
     check_positive("factor", factor, allow_tensor=False)
     above = v > factor * torch.cummin(v, 0).values
@@ -616,6 +678,7 @@ def local_maxima(values, rel: float = 1e-3) -> torch.Tensor:
     v = as_tensor("values", values)
     if v.ndim != 1 or v.numel() < 3:
         raise ValueError(f"values: got shape {tuple(v.shape)}, expected (T,) with T >= 3")
+    check_nonneg("rel", rel)
     mid = v[1:-1]
     peak = (mid > v[:-2]) & (mid >= v[2:]) & (mid > rel * v.max())
     return torch.nonzero(peak).flatten() + 1
@@ -657,7 +720,13 @@ def scalar_flow_steps(y0: float, depth: int, lr: float, tol: float) -> float:
         yv = math.exp(u)
         return yv / (depth * yv ** (2.0 - 2.0 / depth) * (1.0 - yv))
 
-    total, _ = quad(rate, math.log(y0), math.log(y_end), limit=200, epsabs=0, epsrel=1e-10)
+    try:
+        total, _ = quad(rate, math.log(y0), math.log(y_end), limit=200, epsabs=0, epsrel=1e-10)
+    except (ZeroDivisionError, OverflowError):
+        total = math.inf
+    if not math.isfinite(total / lr):
+        raise ValueError(f"y0, lr: got y0 = {y0!r}, lr = {lr!r}; the predicted number of steps overflows float64, "
+                         "expected a larger y0 or lr")
     return total / lr
 
 
@@ -669,13 +738,21 @@ def lp_error_recursion(e0, lr: float, p: float, n: int, steps: int) -> torch.Ten
     """
     e = as_tensor("e0", e0, ndim_min=1)
     check_positive("lr", lr, allow_tensor=False)
+    _check_p(p)
     n = check_int("n", n, minimum=1)
     steps = check_int("steps", steps, minimum=0, maximum=MAX_STEPS)
+    check_size("steps", (steps + 1, *e.shape))
     out = [e]
     for _ in range(steps):
         e = e - lr / n * torch.sign(e) * e.abs() ** (p - 1)
         out.append(e)
-    return torch.stack(out)
+    return check_finite_result("lr, p", torch.stack(out), what="the recursion (it diverges)")
+
+
+def _check_p(p) -> None:
+    check_positive("p", p, allow_tensor=False)
+    if p < 1:
+        raise ValueError(f"p: got {p!r}, expected an exponent p >= 1 (an l_p loss)")
 
 
 def lp_predicted_steps(e0: float, target: float, lr: float, p: float, n: int) -> float:
@@ -685,9 +762,21 @@ def lp_predicted_steps(e0: float, target: float, lr: float, p: float, n: int) ->
     """
     for name, v in (("e0", e0), ("target", target), ("lr", lr)):
         check_positive(name, v, allow_tensor=False)
-    if p == 2:
-        return n / lr * math.log(e0 / target)
-    return n / ((p - 2) * lr) * (target ** (2 - p) - e0 ** (2 - p))
+    _check_p(p)
+    n = check_int("n", n, minimum=1)
+    if target > e0:
+        raise ValueError(f"target: got {target!r}, expected a value <= e0 = {e0!r} (|e| only falls)")
+    try:
+        if p == 2:
+            steps = n / lr * math.log(e0 / target)
+        else:
+            steps = n / ((p - 2) * lr) * (target ** (2 - p) - e0 ** (2 - p))
+    except OverflowError:
+        steps = math.inf
+    if not math.isfinite(steps):
+        raise ValueError(f"p, lr: got p = {p!r}, lr = {lr!r}; the predicted number of steps overflows float64, "
+                         "expected a smaller p or a larger lr")
+    return steps
 
 
 # --------------------------------------------------------------------------- Table 1: operations and time
@@ -762,6 +851,10 @@ def _scalar_iteration(theta1, scales, h, X, y, lr):
     return theta1, scales, h
 
 
+_MAX_COUNTED = 10**5
+"""The largest n * d whose AGD iteration ``count_operations`` runs on counting numbers."""
+
+
 def count_operations(d: int, depth: int, n: int = 1, *, seed: int = 0) -> dict:
     """Count the multiplications (divisions included) and additions of one AGD iteration (Table 1 of the AGD paper).
 
@@ -773,7 +866,10 @@ def count_operations(d: int, depth: int, n: int = 1, *, seed: int = 0) -> dict:
     d = check_int("d", d, minimum=1)
     depth = check_int("depth", depth, minimum=1, maximum=MAX_DEPTH)
     n = check_int("n", n, minimum=1)
-    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    if n * d > _MAX_COUNTED:
+        raise ValueError(f"n, d: got n * d = {n * d:,}, expected at most {_MAX_COUNTED:,} (every product is a Python "
+                         "object here: about a second at the bound)")
+    gen = make_generator(seed=check_int("seed", seed, minimum=0))
     X = torch.randn(n, d, generator=gen, dtype=torch.float64)
     y = torch.randn(n, generator=gen, dtype=torch.float64)
     theta1 = torch.randn(d, generator=gen, dtype=torch.float64)
@@ -798,7 +894,7 @@ def count_operations(d: int, depth: int, n: int = 1, *, seed: int = 0) -> dict:
 
 def seconds_per_iteration(X, y, *, depth: int, lr: float, steps: int = 200, repeats: int = 3) -> float:
     """Median wall-clock seconds per AGD iteration (depth 1: shallow GD in the same loop) over ``repeats`` runs."""
-    repeats = check_int("repeats", repeats, minimum=1)
+    repeats = check_int("repeats", repeats, minimum=1, maximum=1000)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -822,10 +918,12 @@ def random_problems(count: int, n: int, d: int, *, cond: float = 25.0, labels: s
     n = check_int("n", n, minimum=1)
     d = check_int("d", d, minimum=1)
     check_positive("cond", cond, allow_tensor=False)
-    if cond < 1:
-        raise ValueError(f"cond: got {cond!r}, expected a condition number >= 1")
+    if not 1 <= cond <= 1e12:
+        raise ValueError(f"cond: got {cond!r}, expected a condition number in [1, 1e12] (float64 tells eigenvalues "
+                         "apart down to about 1e-14 of the largest)")
     check_choice("labels", labels, ("uniform", "signs"))
-    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    check_size("count, n, d", (count, max(n, d), max(n, d)))
+    gen = make_generator(seed=check_int("seed", seed, minimum=0))
     r = min(n, d)
     U = torch.linalg.qr(torch.randn(count, n, n, generator=gen, dtype=torch.float64))[0]
     V = torch.linalg.qr(torch.randn(count, d, d, generator=gen, dtype=torch.float64))[0]
@@ -854,10 +952,11 @@ def race_agd_gd(X, y, lr, *, depth: int = 2, steps: int, tol: float = 1e-6) -> d
     """
     X = as_tensor("X", X)
     y = as_tensor("y", y)
-    if X.ndim != 3 or y.ndim != 2 or y.shape != X.shape[:2]:
-        raise ValueError(f"X, y: got shapes {tuple(X.shape)} and {tuple(y.shape)}, expected (B, n, d) and (B, n)")
+    if X.ndim != 3 or y.ndim != 2 or y.shape != X.shape[:2] or X.numel() == 0:
+        raise ValueError(f"X, y: got shapes {tuple(X.shape)} and {tuple(y.shape)}, expected (B, n, d) and (B, n), "
+                         "none of them 0")
     lr = as_tensor("lr", lr)
-    if lr.ndim != 2 or lr.shape[0] != X.shape[0]:
+    if lr.ndim != 2 or lr.shape[0] != X.shape[0] or lr.shape[1] == 0:
         raise ValueError(f"lr: got shape {tuple(lr.shape)}, expected (B, R) with B = {X.shape[0]} problems")
     check_positive("lr", lr)
     depth = check_int("depth", depth, minimum=1, maximum=MAX_DEPTH)
@@ -914,7 +1013,9 @@ def shallow_loss_after(X, y, lr, steps: int) -> torch.Tensor:
     lam, U = torch.linalg.eigh(output_kernel(X))
     c = U.T @ y
     decay = (1 - lr_t[..., None] * lam) ** (2 * steps)
-    return (decay * c * c).sum(-1) / (2 * X.shape[0])
+    return check_finite_result("lr", (decay * c * c).sum(-1) / (2 * X.shape[0]),
+                               what=f"the loss after {steps} steps (GD diverges for lr > 2 / lambda_max = "
+                                    f"{2 / float(lam.max()):.4g})")
 
 
 def search_counterexamples(shapes, *, count: int = 250, fractions=(0.25, 0.5, 0.75, 0.95), depth: int = 2,
@@ -934,11 +1035,21 @@ def search_counterexamples(shapes, *, count: int = 250, fractions=(0.25, 0.5, 0.
     """
     if not isinstance(shapes, (list, tuple)) or not shapes:
         raise ValueError(f"shapes: got {shapes!r}, expected a non-empty list of (n, d) pairs")
-    frac = torch.as_tensor(fractions, dtype=torch.float64).reshape(-1)
+    count = check_int("count", count, minimum=1)
+    for shape in shapes:
+        if not isinstance(shape, (list, tuple)) or len(shape) != 2:
+            raise ValueError(f"shapes: entry {shape!r}, expected an (n, d) pair")
+        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in shape):
+            raise ValueError(f"shapes: entry {shape!r}, expected an (n, d) pair of integers >= 1")
+        check_size("shapes, count", (count, max(shape), max(shape)))
+    frac = as_tensor("fractions", fractions, device="cpu").reshape(-1)
     if frac.numel() == 0 or not bool(((frac > 0) & (frac < 1)).all()):
         raise ValueError(f"fractions: got {fractions!r}, expected numbers in (0, 1) "
                          "(multiples of GD's limit 2/lambda_max)")
     seed = check_int("seed", seed, minimum=0)
+    check_int("depth", depth, minimum=1, maximum=MAX_DEPTH)
+    check_int("steps", steps, minimum=1, maximum=MAX_STEPS)
+    check_positive("tol", tol, allow_tensor=False)
     out = {"problems": 0, "pairs": 0, "same_rate": [0] * (frac.numel() + 1), "tuned": 0, "best": 0, "above": 0,
            "undecided": 0, "yhat_sq_over_2n": 0.0, "yhat_sq_over_4ysol": 0.0, "worst": None}
     ratios, worst_ratio = [], 1.0
@@ -974,4 +1085,8 @@ def search_counterexamples(shapes, *, count: int = 250, fractions=(0.25, 0.5, 0.
                 b, r = divmod(int(ratio.argmax()), ratio.shape[1])
                 out["worst"] = (X[b], y[b], float(lr[b, r]), int(gd[b, r]), int(ag[b, r]))
     out["speedup"] = torch.cat(ratios).nanmedian(0).values.tolist()
+    if not all(math.isfinite(v) for v in out["speedup"]):
+        raise ValueError(f"steps, tol: within steps = {steps} iterations too few problems reached tol = {tol:g} "
+                         f"for a median GD/AGD ratio at every rate (got {out['speedup']}); expected more steps or a "
+                         "larger tol")
     return out

@@ -26,12 +26,14 @@ import torch
 
 from .chains import validate_chain
 from .core import (
+    MAX_STEPS,
     as_tensor,
     check_batch,
     check_choice,
     check_int,
     check_nonneg,
     check_positive,
+    check_size,
     get_device,
     make_generator,
     resolve_dtype,
@@ -82,8 +84,14 @@ def activation(name: str, *, negative_slope: float = 0.1):
 
     Homogeneous of degree 1 (phi(c z) = c phi(z) for c > 0): linear, relu, leaky_relu; not tanh, sigmoid.
     """
-    check_choice("activation", name, ACTIVATIONS)
-    if name == "leaky_relu" and not (isinstance(negative_slope, numbers.Real) and 0 < negative_slope < 1):
+    return _activation("activation", name, negative_slope)
+
+
+def _activation(arg: str, name, negative_slope):
+    # ``arg``: the caller's name for the activation argument, so that the message names it
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise ValueError(f"{arg}: got {name!r}, expected the name of one of {', '.join(map(repr, ACTIVATIONS))}")
+    if isinstance(negative_slope, bool) or not (isinstance(negative_slope, numbers.Real) and 0 < negative_slope < 1):
         raise ValueError(f"negative_slope: got {negative_slope!r}, expected a number in (0, 1)")
     return {
         "linear": lambda z: z,
@@ -110,7 +118,7 @@ def network_output(chain, X, activation_name: str = "relu", *, negative_slope: f
     chain: ``[W_1, ..., W_N]`` with batch shape B; X: (n, d_0) or (*B, n, d_0). Returns (*B, n, d_N).
     """
     chain = validate_chain(chain, finite=True)
-    phi = activation(activation_name, negative_slope=negative_slope)
+    phi = _activation("activation_name", activation_name, negative_slope)
     h = _check_inputs(X, chain)
     for j, w in enumerate(chain):
         h = h @ w.transpose(-1, -2)
@@ -141,7 +149,7 @@ def network_loss(X, Y, activation_name: str = "relu", *, negative_slope: float =
 
     X: (n, d_0), Y: (n, d_N) with samples as rows. The loss value has the chain's batch shape.
     """
-    activation(activation_name, negative_slope=negative_slope)  # validates the name early
+    _activation("activation_name", activation_name, negative_slope)  # validates the name early
     X = as_tensor("X", X)
     Y = as_tensor("Y", Y)
     if X.ndim != 2 or Y.ndim != 2 or X.shape[0] != Y.shape[0] or X.shape[0] == 0:
@@ -170,11 +178,21 @@ def rescale_pair(chain, j: int, c) -> list[torch.Tensor]:
     j = check_int("j", j, minimum=1)
     if j > len(chain) - 1:
         raise ValueError(f"j: got {j}, expected 1 <= j <= N-1 = {len(chain) - 1}")
+    if isinstance(c, torch.Tensor):
+        c = as_tensor("c", c, device=chain[0].device, dtype=chain[0].dtype)
+        try:
+            torch.broadcast_shapes(c.shape, *(w.shape[:-2] for w in chain))
+        except RuntimeError:
+            raise ValueError(f"c: got shape {tuple(c.shape)}, expected a shape that broadcasts with the chain's batch "
+                             f"{tuple(chain[0].shape[:-2])}") from None
     check_positive("c", c)
     c = torch.as_tensor(c, dtype=chain[0].dtype, device=chain[0].device)[..., None, None]
     out = list(chain)
     out[j - 1] = c * chain[j - 1]
     out[j] = chain[j] / c
+    if not (bool(torch.isfinite(out[j - 1]).all()) and bool(torch.isfinite(out[j]).all())):
+        raise ValueError(f"c: got {c.flatten()[:6].tolist()}; c W_j or W_(j+1) / c overflows float64, expected a "
+                         "moderate factor")
     return out
 
 
@@ -245,7 +263,10 @@ def norm_ratios(chain) -> torch.Tensor:
     """
     chain = _deep(chain)
     norms = [torch.linalg.matrix_norm(w) for w in chain]
-    return torch.stack(torch.broadcast_tensors(*[b / a for a, b in zip(norms[:-1], norms[1:])]), -1)
+    out = torch.stack(torch.broadcast_tensors(*[b / a for a, b in zip(norms[:-1], norms[1:])]), -1)
+    if not bool(torch.isfinite(out).all()):
+        raise ValueError("chain: some layer W_j (j < N) has norm 0, expected nonzero layers (the ratio divides by it)")
+    return out
 
 
 def _norm(q, kind) -> torch.Tensor:
@@ -345,7 +366,12 @@ def drift_ladder(chain, loss, lrs, time: float, *, kind: str = "matrix") -> Drif
     if lrs.ndim != 1 or lrs.numel() < 2:
         raise ValueError(f"lrs: got shape {tuple(lrs.shape)}, expected a 1-D tensor of at least 2 learning rates")
     check_positive("lrs", lrs)
-    steps = torch.round(time / lrs).long()
+    steps = torch.round(time / lrs)
+    if float(steps.max()) > MAX_STEPS:
+        raise ValueError(f"time: got {time:g}, which takes {float(steps.max()):.3g} steps at the smallest rate "
+                         f"{float(lrs.min()):.3g}; expected at most {MAX_STEPS:,} steps (a shorter time or larger "
+                         "rates)")
+    steps = steps.long()
     if int(steps.min()) < 1:
         raise ValueError(f"lrs: the largest rate {float(lrs.max()):.3g} exceeds time = {time:g}; expected lr <= time")
     n_b = max(w.ndim for w in chain) - 2
@@ -358,6 +384,11 @@ def drift_ladder(chain, loss, lrs, time: float, *, kind: str = "matrix") -> Drif
 
     run = gradient_descent(stacked, loss, lr=lrs.view(-1, *([1] * n_b)), steps=int(steps.max()),
                            record_steps=sorted(set(steps.tolist())), callbacks={"drift": drift})
+    if bool(run.diverged.any()):
+        bad = run.diverged.reshape(len(lrs), -1).any(-1)
+        raise ValueError(f"lrs: gradient descent diverged at the rate(s) {[round(v, 6) for v in lrs[bad].tolist()]} "
+                         f"before time {time:g} (in {int(run.diverged.sum())} of {run.diverged.numel()} runs), "
+                         "expected rates at which GD stays stable (the drift of a diverged run has no meaning)")
     where = {int(s): k for k, s in enumerate(run.steps.tolist())}
     rows = torch.stack([run.history["drift"][where[int(s)], i] for i, s in enumerate(steps)])
     times = lrs * steps.to(lrs.dtype)
@@ -388,16 +419,27 @@ def flow_drift_rate(flow, loss, kind: str = "matrix") -> torch.Tensor:
     return _max_norm(integrals, kind)
 
 
-def _numpy(x) -> np.ndarray:
-    # 1-D float64 numpy copy of a list, array or tensor on any device.
-    if isinstance(x, torch.Tensor):
-        x = x.detach().to("cpu", torch.float64)
-    return np.asarray(x, dtype=float).ravel()
+def _real(name: str, x) -> torch.Tensor:
+    # a float64 CPU copy of a list, array or tensor on any device, NaN kept (a diverged trial's losses are NaN),
+    # or a ValueError naming ``name``
+    if (isinstance(x, torch.Tensor) and x.is_complex()) or np.iscomplexobj(x):
+        raise ValueError(f"{name}: got complex numbers, expected real numbers")
+    try:
+        if isinstance(x, torch.Tensor):
+            return x.detach().to("cpu", torch.float64)
+        return torch.as_tensor(np.asarray(x, dtype=float))
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ValueError(f"{name}: got {type(x).__name__}, expected an array of numbers") from exc
+
+
+def _numpy(name: str, x) -> np.ndarray:
+    # 1-D float64 numpy copy of a list, array or tensor on any device
+    return _real(name, x).numpy().ravel()
 
 
 def loglog_slope(x, y) -> tuple[float, float]:
     """Least-squares line through ``(log x, log y)``: returns ``(slope, intercept)`` so that y ~ e^b x^slope."""
-    x, y = _numpy(x), _numpy(y)
+    x, y = _numpy("x", x), _numpy("y", y)
     if x.shape != y.shape or x.size < 2:
         raise ValueError(f"x, y: got sizes {x.size} and {y.size}, expected two arrays of equal size >= 2")
     if not (np.all(x > 0) and np.all(y > 0) and np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
@@ -424,6 +466,9 @@ class DecayingStep:
 
     def factor(self, k) -> float | np.ndarray:
         """``(1 + k / t0)^(-(1/2 + delta))`` for step k (a number or an array of steps)."""
+        steps = _numpy("k", k)
+        if not (np.all(np.isfinite(steps)) and np.all(steps >= 0)):
+            raise ValueError(f"k: got {k!r}, expected step numbers >= 0")
         return (1.0 + np.asarray(k, dtype=float) / self.t0) ** (-(0.5 + self.delta))
 
     def __call__(self, chain, grads):
@@ -449,6 +494,8 @@ def low_rank_target(d1: int, d2: int, rank: int, *, singular_values=None, batch=
     if rank > min(d1, d2):
         raise ValueError(f"rank: got {rank}, expected rank <= min(d1, d2) = {min(d1, d2)}")
     batch = check_batch("batch", batch)
+    check_size("batch, d1, d2", (*batch, max(d1, d2), max(d1, d2)))
+    dev, dt = get_device(device), resolve_dtype(dtype)
     if singular_values is None:
         s = torch.linspace(1.0, 1.0 / rank, rank, dtype=torch.float64)
     else:
@@ -459,7 +506,7 @@ def low_rank_target(d1: int, d2: int, rank: int, *, singular_values=None, batch=
     a, _ = torch.linalg.qr(torch.randn(*batch, d1, rank, generator=gen, dtype=torch.float64))
     b, _ = torch.linalg.qr(torch.randn(*batch, d2, rank, generator=gen, dtype=torch.float64))
     m = (a * s) @ b.transpose(-1, -2)
-    return m.to(get_device(device), resolve_dtype(dtype))
+    return m.to(dev, dt)
 
 
 def factorisation_loss(target, lam=0.0) -> ChainLoss:
@@ -470,7 +517,11 @@ def factorisation_loss(target, lam=0.0) -> ChainLoss:
     problem. A ChainLoss (autograd); chain: ``[W_1 = V^T (r, d2), W_2 = U (d1, r)]``. Value: (*B,).
     """
     m = as_tensor("target", target, ndim_min=2)
+    if m.numel() == 0:
+        raise ValueError(f"target: got shape {tuple(m.shape)}, expected (*B, d1, d2) with d1, d2 >= 1")
     if isinstance(lam, torch.Tensor):
+        if lam.is_complex():
+            raise ValueError("lam: got complex numbers, expected finite numbers >= 0")
         lam_t = lam.detach().to(m.device, m.dtype)
         if lam_t.numel() == 0 or not bool(torch.isfinite(lam_t).all()) or bool((lam_t < 0).any()):
             raise ValueError(f"lam: got {lam_t.flatten()[:6].tolist()}, expected finite numbers >= 0")
@@ -510,11 +561,16 @@ def factorisation_init(d1: int, d2: int, rank: int, *, scale: float, ratio: floa
     check_positive("scale", scale, allow_tensor=False)
     check_positive("ratio", ratio, allow_tensor=False)
     batch = check_batch("batch", batch)
+    check_size("batch, d1, d2, rank", (*batch, rank, max(d1, d2)))
+    dev, dt = get_device(device), resolve_dtype(dtype)
     gen = make_generator(seed=seed, generator=generator)
     vt = torch.randn(*batch, rank, d2, generator=gen, dtype=torch.float64) * (scale / ratio)
     u = torch.randn(*batch, d1, rank, generator=gen, dtype=torch.float64) * (scale * ratio)
-    dev, dt = get_device(device), resolve_dtype(dtype)
-    return [vt.to(dev, dt), u.to(dev, dt)]
+    out = [vt.to(dev, dt), u.to(dev, dt)]
+    if not all(bool(torch.isfinite(w).all()) for w in out):
+        raise ValueError(f"scale, ratio: got scale = {scale!r}, ratio = {ratio!r}; the factors overflow "
+                         f"{dt}, expected moderate scales")
+    return out
 
 
 def linear_rate(losses, steps, *, lo: float = 1e-24, hi: float = 1e-6) -> torch.Tensor:
@@ -524,12 +580,15 @@ def linear_rate(losses, steps, *, lo: float = 1e-24, hi: float = 1e-6) -> torch.
     losses: (T, *B) as in ``TrainResult.history["loss"]``; steps: (T,). Returns (*B,) on the CPU, NaN where
     fewer than 3 points lie in the window.
     """
-    losses = torch.as_tensor(losses).detach().to("cpu", torch.float64)
-    steps = torch.as_tensor(steps).detach().to("cpu", torch.float64)
+    losses = _real("losses", losses)
+    steps = _real("steps", steps)
     if losses.ndim < 1 or steps.ndim != 1 or losses.shape[0] != steps.shape[0]:
         raise ValueError(f"losses, steps: got shapes {tuple(losses.shape)} and {tuple(steps.shape)}, "
                          "expected (T, *B) and (T,)")
+    if not bool(torch.isfinite(steps).all()):
+        raise ValueError("steps: contains NaN or infinite entries, expected finite step numbers")
     check_positive("lo", lo, allow_tensor=False)
+    check_positive("hi", hi, allow_tensor=False)
     if not hi > lo:
         raise ValueError(f"hi: got {hi!r}, expected a number > lo = {lo!r}")
     x = steps.view(-1, *([1] * (losses.ndim - 1))).expand_as(losses)
@@ -542,3 +601,4 @@ def linear_rate(losses, steps, *, lo: float = 1e-24, hi: float = 1e-6) -> torch.
     den = n * sxx - sx * sx
     slope = (n * sxy - sx * sy) / torch.where(den > 0, den, torch.ones_like(den))
     return torch.where((n >= 3) & (den > 0), slope.exp(), torch.full_like(slope, float("nan")))
+

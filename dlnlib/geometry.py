@@ -21,6 +21,21 @@ def _square(name: str, W) -> torch.Tensor:
     return _check_matrix(name, W, square=True)
 
 
+def _like(name: str, x: torch.Tensor, other: str, like: torch.Tensor) -> torch.Size:
+    """ValueError naming ``name`` unless x has the dtype, device and matrix shape of ``like`` and a batch that
+    broadcasts with its batch; returns the common batch shape."""
+    if x.dtype != like.dtype or x.device != like.device:
+        raise ValueError(f"{name}: got {x.dtype} on {x.device}, expected {like.dtype} on {like.device} like {other}")
+    if x.shape[-2:] != like.shape[-2:]:
+        raise ValueError(f"{name}: got shape {tuple(x.shape)}, expected (*batch, {like.shape[-2]}, {like.shape[-1]}) "
+                         f"like {other}")
+    try:
+        return torch.broadcast_shapes(x.shape[:-2], like.shape[:-2])
+    except RuntimeError:
+        raise ValueError(f"{name}: got batch shape {tuple(x.shape[:-2])}, expected one that broadcasts with {other}'s "
+                         f"{tuple(like.shape[:-2])}") from None
+
+
 def polar_qp(W: torch.Tensor):
     """``W = Q P``: Q orthogonal, ``P = sqrt(W^T W)`` symmetric PSD, from the SVD ``Q = U V^T, P = V S V^T``.
 
@@ -49,7 +64,19 @@ def svd_from_polar(Q: torch.Tensor, P: torch.Tensor):
     Q, P = _square("Q", Q), _square("P", P)
     if Q.shape[-2:] != P.shape[-2:]:
         raise ValueError(f"Q, P: got shapes {tuple(Q.shape)} and {tuple(P.shape)}, expected the same d x d")
+    _like("P", P, "Q", Q)
+    tol = torch.finfo(Q.dtype).eps ** 0.5  # far above the rounding of a computed polar factor, far below any error
+    eye = torch.eye(Q.shape[-1], dtype=Q.dtype, device=Q.device)
+    if float((Q.transpose(-1, -2) @ Q - eye).abs().max()) > tol:
+        raise ValueError(f"Q: got a matrix with Q^T Q != I (off by more than {tol:.1e}), expected an orthogonal Q")
+    size = float(P.abs().max())
+    if float((P - P.transpose(-1, -2)).abs().max()) > tol * size:
+        raise ValueError(f"P: got a matrix with P != P^T (off by more than {tol:.1e} of its size), expected a "
+                         "symmetric positive semi-definite P")
     S, V = torch.linalg.eigh(0.5 * (P + P.transpose(-1, -2)))
+    if float(S.min()) < -tol * size:
+        raise ValueError(f"P: got an eigenvalue {float(S.min()):.3g} < 0, expected a symmetric positive "
+                         "semi-definite P")
     S, V = S.flip(-1).clamp(min=0), V.flip(-1)
     return Q @ V, S, V
 
@@ -60,10 +87,14 @@ def inverse_preconditioned(W: torch.Tensor, Z: torch.Tensor, depth: int) -> torc
     W, Z: (*batch, m, n); depth: N. Raises ValueError when some eigenvalue c_ik is 0 (rank-deficient W
     with N >= 2), where A_W is not invertible and the metric is not defined.
     """
-    W, Z = _check_matrix("W", W), _check_matrix("Z", Z)
+    return _inverse(W, Z, depth, "Z")
+
+
+def _inverse(W, Z, depth, name: str) -> torch.Tensor:
+    # A_W^{-1}(Z), with Z called ``name`` in messages
+    W, Z = _check_matrix("W", W), _check_matrix(name, Z)
     depth = _check_depth(depth)
-    if Z.shape[-2:] != W.shape[-2:]:
-        raise ValueError(f"Z: got shape {tuple(Z.shape)}, expected (*batch, {W.shape[-2]}, {W.shape[-1]}) like W")
+    _like(name, Z, "W", W)
     lam, U, mu, V = _gram_spectra(W)
     c = _weights(lam, mu, depth)
     if bool((c <= 0).any()):
@@ -77,4 +108,5 @@ def preconditioned_metric(W: torch.Tensor, Z1: torch.Tensor, Z2: torch.Tensor, d
     W, Z1, Z2: (*batch, m, n), W of full rank. Returns (*batch,).
     """
     Z1 = _check_matrix("Z1", Z1)
-    return (Z1 * inverse_preconditioned(W, Z2, depth)).sum((-2, -1))
+    _like("Z1", Z1, "W", _check_matrix("W", W))
+    return (Z1 * _inverse(W, Z2, depth, "Z2")).sum((-2, -1))
