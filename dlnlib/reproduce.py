@@ -23,9 +23,20 @@ from dataclasses import dataclass
 
 import torch
 
-from .chains import _layer_gradients, _product, init_chain
-from .core import check_choice, check_int, check_positive, make_generator
-from .endtoend import downstairs_direction
+from .chains import SCHEMES, _check_dims, _layer_gradients, _product, init_chain
+from .core import (
+    MAX_DEPTH,
+    MAX_STEPS,
+    as_tensor,
+    check_batch,
+    check_choice,
+    check_int,
+    check_positive,
+    check_real,
+    check_size,
+    make_generator,
+)
+from .endtoend import _check_counts, _rates, downstairs_direction
 from .losses import DiagonalCompletion, Loss
 from .train import gradient_descent
 
@@ -60,6 +71,23 @@ COMPLETION_INITS = ("nn.Linear default", "standard normal", "normal 1/sqrt(d)", 
 TARGET_MODES = ("new target per trial", "one target per 100 trials")
 
 
+def _generator(generator) -> torch.Generator:
+    if not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator: got {type(generator).__name__}, expected a torch.Generator "
+                         "(torch.Generator().manual_seed(0))")
+    return generator
+
+
+def _sequence(name: str, value, what: str) -> list:
+    """``value`` as a non-empty list; ValueError naming ``name`` for a non-iterable, a string or an empty one."""
+    items = None if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__") else list(value)
+    if not items:
+        raise ValueError(f"{name}: got {value!r}, expected a non-empty list of {what}")
+    return items
+
+
+
+
 # ---------------------------------------------------------------------------------------------
 # Seed 000: readings of the setup
 # ---------------------------------------------------------------------------------------------
@@ -74,7 +102,9 @@ def completion_chains(init: str, d: int, depth: int, batch, *, generator: torch.
     """
     check_choice("init", init, COMPLETION_INITS)
     d = check_int("d", d, minimum=1)
-    depth = check_int("depth", depth, minimum=1)
+    depth = check_int("depth", depth, minimum=1, maximum=MAX_DEPTH)
+    check_size("depth, d, batch", (depth, *check_batch("batch", batch), d, d))
+    _generator(generator)
     dims = [d] * (depth + 1)
     if init == "nn.Linear default":
         return init_chain(dims, "default", batch=batch, generator=generator)
@@ -99,6 +129,11 @@ def completion_targets_for(mode: str, blocks: int, block_size: int, d: int, *,
     model; whether that line ran once per trial or once per 100-trial experiment is not shown.
     """
     check_choice("mode", mode, TARGET_MODES)
+    blocks = check_int("blocks", blocks, minimum=1)
+    block_size = check_int("block_size", block_size, minimum=1)
+    d = check_int("d", d, minimum=1)
+    check_size("blocks, block_size, d", (blocks, block_size, d, d))
+    _generator(generator)
     if mode == TARGET_MODES[0]:
         return torch.randn(blocks, block_size, d, d, generator=generator, dtype=torch.float64)
     one = torch.randn(blocks, 1, d, d, generator=generator, dtype=torch.float64)
@@ -136,10 +171,15 @@ def run_completion_readings(*, groups: int, group_size: int = 40, inits: Sequenc
     """
     blocks = check_int("groups", groups, minimum=1)
     block_size = check_int("group_size", group_size, minimum=2)
-    inits = tuple(check_choice("inits", i, COMPLETION_INITS) for i in inits)
-    factors = tuple(float(f) for f in factors)
+    inits = tuple(check_choice("inits", i, COMPLETION_INITS)
+                  for i in _sequence("inits", inits, f"names from {COMPLETION_INITS}"))
+    factors = tuple(check_real("factors", f) for f in _sequence("factors", factors, "step factors > 0"))
     for f in factors:
         check_positive("factors", f, allow_tensor=False)
+    for name, n in (("steps_up", steps_up), ("steps_down", steps_down)):
+        check_int(name, n, minimum=0, maximum=MAX_STEPS)
+    check_size("groups, group_size", (len(inits), len(TARGET_MODES), len(factors), blocks, block_size,
+                                      SEED000["depth"], SEED000["d"], SEED000["d"]))
     d, depth, lr, tol = SEED000["d"], SEED000["depth"], SEED000["lr"], SEED000["tol"]
     gen = make_generator(seed=seed)
     n_modes = len(TARGET_MODES)
@@ -164,8 +204,10 @@ def block_statistics(stopped_at: torch.Tensor, cap: int):
     stopped_at: (..., n) iterations, -1 for a trial that reached ``cap`` without stopping (counted as
     ``cap``: the statistics are then lower bounds). Returns ``(mean, sd, censored)``, each of shape (...).
     """
-    if not isinstance(stopped_at, torch.Tensor) or stopped_at.ndim < 1 or stopped_at.shape[-1] < 2:
-        raise ValueError("stopped_at: expected an integer tensor (..., n) with n >= 2 trials per block")
+    _check_counts("stopped_at", stopped_at)
+    if stopped_at.shape[-1] < 2:
+        raise ValueError(f"stopped_at: got shape {tuple(stopped_at.shape)}, expected (..., n) with n >= 2 trials per "
+                         "block")
     cap = check_int("cap", cap, minimum=1)
     censored = stopped_at < 0
     it = torch.where(censored, torch.full_like(stopped_at, cap), stopped_at).to(torch.float64)
@@ -177,11 +219,11 @@ def tail_probability(samples: torch.Tensor, value: float) -> float:
 
     0 means the value lies outside every sample (probability below 1 / len(samples)).
     """
-    s = torch.as_tensor(samples, dtype=torch.float64).reshape(-1)
+    s = as_tensor("samples", samples, device=samples.device if isinstance(samples, torch.Tensor) else "cpu",
+                  dtype=torch.float64).reshape(-1)
     if s.numel() == 0:
         raise ValueError("samples: got an empty tensor, expected at least one sample")
-    if not math.isfinite(float(value)):
-        raise ValueError(f"value: got {value!r}, expected a finite number")
+    value = check_real("value", value)
     below = float((s <= value).double().mean())
     above = float((s >= value).double().mean())
     return min(1.0, 2.0 * min(below, above))
@@ -201,6 +243,15 @@ def resample_blocks(pool: torch.Tensor, shared: bool, *, blocks: int, block_size
     """
     blocks = check_int("blocks", blocks, minimum=1)
     block_size = check_int("block_size", block_size, minimum=1)
+    if not isinstance(pool, torch.Tensor) or pool.ndim < 2 or pool.numel() == 0:
+        shape = tuple(pool.shape) if isinstance(pool, torch.Tensor) else type(pool).__name__
+        raise ValueError(f"pool: got {shape}, expected a non-empty tensor (..., G, m) of G groups of m runs")
+    if pool.dtype.is_floating_point and not bool(torch.isfinite(pool).all()):
+        raise ValueError("pool: contains NaN or infinite entries, expected finite iteration counts")
+    if not isinstance(shared, bool):
+        raise ValueError(f"shared: got {shared!r}, expected True (one target per group) or False")
+    _generator(generator)
+    check_size("blocks, block_size", (*pool.shape[:-2], blocks, block_size))
     G, m = pool.shape[-2:]
     if shared:
         g = torch.randint(G, (blocks, 1), generator=generator)
@@ -223,6 +274,17 @@ def rank_readings(runs: CompletionRuns, *, blocks: int = 2000, block_size: int =
     a joint p-value); ``box_up``/``box_down``: the fraction of blocks whose mean AND spread both lie within
     ``box`` (relative) of the reported pair. Sorted by score, then by box_up * box_down.
     """
+    if not isinstance(runs, CompletionRuns):
+        raise ValueError(f"runs: got {type(runs).__name__}, expected the CompletionRuns of run_completion_readings")
+    blocks = check_int("blocks", blocks, minimum=1)
+    block_size = check_int("block_size", block_size, minimum=2)
+    check_size("blocks, block_size", (*runs.down.shape[:-2], blocks, block_size))
+    for name, pair in (("reported_up", reported_up), ("reported_down", reported_down)):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ValueError(f"{name}: got {pair!r}, expected a pair (mean, spread) of finite numbers")
+        check_real(name, pair[0])
+        check_real(name, pair[1], minimum=0.0)
+    check_positive("box", box, allow_tensor=False)
     gen = make_generator(seed=seed)
     shared = [mode == TARGET_MODES[1] for mode in runs.modes]
     up = torch.stack([resample_blocks(runs.up[:, m], s, blocks=blocks, block_size=block_size, generator=gen)
@@ -357,6 +419,10 @@ class DepthStudy:
             :, :, 0]
 
 
+STUDY_MAX_RATES = 100
+"""The most learning rates one stage of :func:`depth_study` may try (coarse grid, or refined grid)."""
+
+
 def depth_study(X: torch.Tensor, y: torch.Tensor, optima: Sequence[float], *, ps: Sequence[float] = (2, 4),
                 depths: Sequence[int] = (1, 2, 3), rel_gap: float = 1e-4, scale: float = 0.1, seeds: int = 3,
                 lo: float = 1e-2, hi: float = 64.0, coarse_steps: int = 200, steps: int = 2000, refine: int = 2,
@@ -372,21 +438,36 @@ def depth_study(X: torch.Tensor, y: torch.Tensor, optima: Sequence[float], *, ps
     seeds (shallower depths run inside the deepest chain with their extra layers frozen at 1).
     X: (n, d); y: (n, 1); optima: L_p* for each p (e.g. ``dlnlib.endtoend.lp_optimum``).
     """
-    if not isinstance(X, torch.Tensor) or X.ndim != 2 or not isinstance(y, torch.Tensor) or y.ndim != 2 \
-            or y.shape != (X.shape[0], 1):
-        raise ValueError("X, y: expected tensors of shapes (n, d) and (n, 1)")
-    ps = tuple(float(p) for p in ps)
-    depths = tuple(check_int("depths", n, minimum=1) for n in depths)
+    for name, t in (("X", X), ("y", y)):
+        if not isinstance(t, torch.Tensor) or t.dtype not in (torch.float32, torch.float64) or t.numel() == 0:
+            got = f"{t.dtype} of shape {tuple(t.shape)}" if isinstance(t, torch.Tensor) else type(t).__name__
+            raise ValueError(f"{name}: got {got}, expected a non-empty float64 (or float32) tensor")
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{name}: contains NaN or infinite entries, expected finite numbers")
+    if X.ndim != 2 or y.ndim != 2 or y.shape != (X.shape[0], 1):
+        raise ValueError(f"X, y: got shapes {tuple(X.shape)} and {tuple(y.shape)}, expected tensors of shapes (n, d) "
+                         "and (n, 1)")
+    ps = tuple(check_real("ps", p, minimum=2.0) for p in _sequence("ps", ps, "exponents p >= 2"))
+    depths = tuple(check_int("depths", n, minimum=1, maximum=MAX_DEPTH) for n in _sequence("depths", depths, "depths"))
+    optima = _sequence("optima", optima, "minimum losses L_p* > 0")
     if len(optima) != len(ps):
         raise ValueError(f"optima: got {len(optima)} values, expected one per p ({len(ps)})")
     for o in optima:
-        check_positive("optima", float(o), allow_tensor=False)
+        check_positive("optima", check_real("optima", o), allow_tensor=False)
     check_positive("rel_gap", rel_gap, allow_tensor=False)
+    check_positive("scale", scale, allow_tensor=False)
     check_positive("lo", lo, allow_tensor=False)
+    check_positive("hi", hi, allow_tensor=False)
     if not hi > lo:
         raise ValueError(f"hi: got {hi!r}, expected a number > lo = {lo!r}")
+    if math.log2(hi) - math.log2(lo) >= STUDY_MAX_RATES:
+        raise ValueError(f"hi: got hi / lo = 2^{math.log2(hi) - math.log2(lo):.0f}, expected at most "
+                         f"2^{STUDY_MAX_RATES - 1} (a grid of {STUDY_MAX_RATES} rates)")
     seeds = check_int("seeds", seeds, minimum=1)
-    refine = check_int("refine", refine, minimum=1)
+    refine = check_int("refine", refine, minimum=1, maximum=STUDY_MAX_RATES // 2)
+    coarse_steps = check_int("coarse_steps", coarse_steps, minimum=1, maximum=MAX_STEPS)
+    steps = check_int("steps", steps, minimum=1, maximum=MAX_STEPS)
+    check_size("seeds", (len(ps), len(depths), STUDY_MAX_RATES, seeds, max(depths), X.shape[1]))
     check_choice("optimizer", optimizer, ("gd", "adam"))
     P, D, top = len(ps), len(depths), max(depths)
     p_t = torch.tensor(ps, dtype=X.dtype)
@@ -394,6 +475,9 @@ def depth_study(X: torch.Tensor, y: torch.Tensor, optima: Sequence[float], *, ps
     gen = make_generator(seed=seed)
     A = scale * torch.randn(seeds, 1, X.shape[1], generator=gen, dtype=X.dtype)
     dep_t = torch.tensor(depths)
+    if not all(bool(torch.isfinite(w).all()) for w in _balanced_scalar_chains(A, dep_t[:, None], top)):
+        raise ValueError(f"scale: got {scale!r}, whose balanced start ||A||^(1/N) A / ||A|| is not finite in "
+                         f"{X.dtype}; expected a moderate scale such as 0.1")
 
     def run(lr, n_steps, every):  # lr: (P, D, K, 1)
         K = lr.shape[2]
@@ -451,7 +535,12 @@ def bursts(curve: torch.Tensor, *, factor: float = 2.0) -> int:
     the threshold until it falls back below it. Seed 001 reports unexplained "bursts" of the loss.
     """
     check_positive("factor", factor, allow_tensor=False)
-    c = torch.as_tensor(curve, dtype=torch.float64).reshape(-1)
+    if isinstance(curve, torch.Tensor) and (curve.is_complex() or curve.dtype == torch.bool):
+        raise ValueError(f"curve: got dtype {curve.dtype}, expected real losses")
+    try:
+        c = torch.as_tensor(curve, dtype=torch.float64).reshape(-1)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ValueError(f"curve: got {type(curve).__name__}, expected a 1-D tensor of losses") from exc
     c = c[torch.isfinite(c)]
     if c.numel() == 0:
         return 0
@@ -500,10 +589,13 @@ def grid_runs(loss, dims: Sequence[int], lrs, *, init: str = "default", scale=No
     from .endtoend import adam_direction
 
     seeds = check_int("seeds", seeds, minimum=1)
+    check_int("seed", seed, minimum=0)
+    check_choice("init", init, SCHEMES)
     check_choice("optimizer", optimizer, ("gd", "adam"))
-    lrs = torch.as_tensor(lrs, dtype=torch.float64).reshape(-1)
-    check_positive("lrs", lrs)
+    lrs = _rates("lrs", lrs)
     K = lrs.numel()
+    dims = _check_dims(dims)
+    check_size("seeds", (seeds, K, max(a * b for a, b in zip(dims, dims[1:]))))
     per = [init_chain(dims, init, scale=scale, seed=seed + s) for s in range(seeds)]
     chain = [torch.stack([c[j] for c in per]).unsqueeze(1).expand(seeds, K, *per[0][j].shape).clone()
              for j in range(len(dims) - 1)]

@@ -13,16 +13,21 @@ Time (the series' convention, notebook 01): ``tau dW/dt = -dE/dW``; a gradient-d
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from .chains import _semi_orthogonal, end_to_end, validate_chain
 from .core import (
+    MAX_DEPTH,
     as_tensor,
     check_choice,
+    check_finite_result,
     check_int,
+    check_ode_options,
     check_positive,
+    check_size,
     get_device,
     make_generator,
     resolve_dtype,
@@ -55,6 +60,7 @@ __all__ = [
     "ab_end_point",
     "ab_trajectory",
     "ab_gradient_descent",
+    "ABDescent",
     "mode_strength",
     "deep_mode_strength",
     "learning_time",
@@ -103,6 +109,30 @@ def _tau(tau) -> float:
     return float(tau)
 
 
+
+
+STIFF_MARGIN = 100
+"""How far beyond its evaluation cap an integration must provably be before it is refused up front."""
+
+
+def _check_stiffness(what: str, rate: float, span: float, max_evals: int) -> None:
+    """Refuse up front an integration that scipy's DOP853 (explicit) has no hope of finishing within ``max_evals``.
+
+    Near a stable end point whose Jacobian eigenvalue is ``-rate`` its steps stay below about 6 / rate (its stability
+    interval; 12 evaluations a step, measured: 1.9 evaluations per unit of rate x time), so ``span`` time units
+    there cost about ``1.2 rate span`` evaluations or more. A flow that settles exactly on a floating-point fixed
+    point (its velocity exactly 0) escapes that bound, so only integrations beyond ``STIFF_MARGIN`` times the cap
+    are refused here (at once, instead of after seconds of solving); below, the solver's own cap decides."""
+    if not math.isfinite(rate):
+        raise ValueError(f"{what}: the flow left float64's range at this start (its relaxation rate near the end point "
+                         "overflows); start smaller")
+    need = 1.2 * rate * span
+    if not need <= STIFF_MARGIN * max_evals:
+        raise ValueError(f"{what}: the flow is stiff there (it relaxes at rate {rate:.3g} near its end point), so an "
+                         f"explicit solver needs about {need:.3g} evaluations for {span:.4g} time units, expected "
+                         f"at most max_evals = {max_evals:,}; integrate over shorter times or start smaller")
+
+
 def _check_orthogonal(name: str, Q: torch.Tensor) -> None:
     if Q.shape[-1] != Q.shape[-2]:
         raise ValueError(f"{name}: got shape {tuple(Q.shape)}, expected a square orthogonal matrix")
@@ -120,7 +150,9 @@ def rect_diag(s: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
 
     s: (*batch, k) with k <= min(rows, cols) (missing entries are zero) -> (*batch, rows, cols).
     """
+    rows, cols = check_int("rows", rows, minimum=1), check_int("cols", cols, minimum=1)
     s = _tensors(s=s)[0]
+    check_size("rows, cols", (*s.shape[:-1], rows, cols))
     if s.ndim < 1 or s.shape[-1] > min(rows, cols):
         raise ValueError(f"s: got shape {tuple(s.shape)}, expected (*batch, k) with k <= min({rows}, {cols})")
     out = torch.zeros(*s.shape[:-1], rows, cols, dtype=s.dtype, device=s.device)
@@ -163,6 +195,9 @@ def canonical_span(Q: torch.Tensor) -> torch.Tensor:
     """An orthonormal basis of the column span of ``Q`` (d, m) that depends on the span alone: Gram-Schmidt
     (twice) on the columns of its projector ``Q Q^T`` in order, keeping those that add a direction (residual
     norm above 1e-4); each basis vector's first significant entry is then positive."""
+    Q = _matrix("Q", Q)
+    if Q.ndim != 2 or Q.shape[1] > Q.shape[0]:
+        raise ValueError(f"Q: got shape {tuple(Q.shape)}, expected one matrix (d, m) with m <= d orthonormal columns")
     d, m = Q.shape
     P = Q @ Q.transpose(-1, -2)
     out = []
@@ -210,6 +245,8 @@ def random_mode_task(s, d_out: int, d_in: int, *, generator=None, seed=None, dev
     """
     d_out = check_int("d_out", d_out, minimum=1)
     d_in = check_int("d_in", d_in, minimum=1)
+    check_size("d_out", (d_out, d_out))
+    check_size("d_in", (d_in, d_in))
     s = as_tensor("s", s, device="cpu")
     if s.ndim != 1 or s.numel() > min(d_out, d_in) or bool((s < 0).any()):
         raise ValueError(
@@ -257,7 +294,15 @@ def chain_from_modes(a, b, U, V) -> list[torch.Tensor]:
     """Undo ``mode_vectors``: ``W1 = a^T V^T``, ``W2 = U b``. a (*, d_in, d_h), b (*, d_out, d_h) -> [W1, W2]."""
     a, b = _matrix("a", a), _matrix("b", b)
     _check_ab_shapes(a, b)
-    return [a.transpose(-1, -2) @ _matrix("V", V, like=a).transpose(-1, -2), _matrix("U", U, like=a) @ b]
+    U, V = _matrix("U", U, like=a), _matrix("V", V, like=a)
+    for name, M, d in (("U", U, b.shape[-2]), ("V", V, a.shape[-2])):
+        if M.shape[-2:] != (d, d):
+            raise ValueError(f"{name}: got shape {tuple(M.shape)}, expected (*batch, {d}, {d}) to match a and b")
+    try:
+        return [a.transpose(-1, -2) @ V.transpose(-1, -2), U @ b]
+    except RuntimeError as exc:
+        raise ValueError(f"U, V: batch shapes {tuple(U.shape[:-2])}, {tuple(V.shape[:-2])} do not broadcast with "
+                         f"a's {tuple(a.shape[:-2])}") from exc
 
 
 def _check_ab_shapes(a, b):
@@ -345,7 +390,13 @@ def decoupled_init(U, V, hidden, strengths, *, form: str = "decoupled", generato
     _check_orthogonal("U", U)
     _check_orthogonal("V", V)
     check_choice("form", form, ("decoupled", "transposed"))
+    if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
+        raise ValueError(f"hidden: got {hidden!r}, expected a list of hidden widths [d_1, ..., d_(N-1)]")
     hidden = [check_int("hidden", h, minimum=1) for h in hidden]
+    if len(hidden) >= MAX_DEPTH:
+        raise ValueError(f"hidden: got {len(hidden):,} widths, expected fewer than {MAX_DEPTH:,} (the deepest network)")
+    for h in hidden:
+        check_size("hidden", (h, h))
     dims = [V.shape[-1], *hidden, U.shape[-1]]
     n = len(dims) - 1
     strengths = list(strengths) if isinstance(strengths, (list, tuple)) else None
@@ -404,11 +455,12 @@ class ModeEnergy(Loss):
     def __init__(self, s, d_out: int, d_in: int, terms=("own", "cross"), *, device=None, dtype=None):
         d_out = check_int("d_out", d_out, minimum=1)
         d_in = check_int("d_in", d_in, minimum=1)
+        check_size("d_out, d_in", (d_out, d_in))
         s = as_tensor("s", s, device=device, dtype=dtype)
         if s.ndim != 1 or s.shape[0] != min(d_out, d_in):
             raise ValueError(f"s: got shape {tuple(s.shape)}, expected ({min(d_out, d_in)},): one value per mode")
-        terms = tuple(terms) if not isinstance(terms, str) else (terms,)
-        if not terms or any(t not in ("own", "cross") for t in terms):
+        terms = (terms,) if isinstance(terms, str) else tuple(terms) if isinstance(terms, (list, tuple)) else terms
+        if not isinstance(terms, tuple) or not terms or any(t not in ("own", "cross") for t in terms):
             raise ValueError(f"terms: got {terms!r}, expected a non-empty subset of ('own', 'cross')")
         self.target = rect_diag(s, d_out, d_in)
         diag = rect_diag(torch.ones_like(s), d_out, d_in)
@@ -435,7 +487,7 @@ def ab_field(a, b, s, tau: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     tau = _tau(tau)
     a, b, s = _broadcast(**dict(zip(("a", "b", "s"), _tensors(a=a, b=b, s=s))))
     r = s - a * b
-    return r * b / tau, r * a / tau
+    return check_finite_result("a, b, s", r * b / tau, r * a / tau)
 
 
 def ab_jacobian(a, b, s, tau: float = 1.0) -> torch.Tensor:
@@ -447,7 +499,8 @@ def ab_jacobian(a, b, s, tau: float = 1.0) -> torch.Tensor:
     tau = _tau(tau)
     a, b, s = _broadcast(**dict(zip(("a", "b", "s"), _tensors(a=a, b=b, s=s))))
     off = s - 2 * a * b
-    return torch.stack([torch.stack([-b * b, off], -1), torch.stack([off, -a * a], -1)], -2) / tau
+    return check_finite_result("a, b, s",
+                        torch.stack([torch.stack([-b * b, off], -1), torch.stack([off, -a * a], -1)], -2) / tau)
 
 
 def ab_fixed_point_type(a: float, b: float, s: float, tau: float = 1.0, *, atol: float = 1e-9):
@@ -459,6 +512,7 @@ def ab_fixed_point_type(a: float, b: float, s: float, tau: float = 1.0, *, atol:
     Needs s > 0 (for s = 0 the two sets merge into the axes).
     """
     check_positive("s", s, allow_tensor=False)
+    check_positive("atol", atol, allow_tensor=False)
     for name, v in (("a", a), ("b", b)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise ValueError(f"{name}: got {v!r}, expected a finite number")
@@ -474,7 +528,7 @@ def ab_fixed_point_type(a: float, b: float, s: float, tau: float = 1.0, *, atol:
 def ab_invariant(a, b) -> torch.Tensor:
     """The conserved quantity of Eqs. (9)-(10): ``a^2 - b^2`` (d/dt = 2a(s-ab)b - 2b(s-ab)a = 0)."""
     a, b = _broadcast(**dict(zip(("a", "b"), _tensors(a=a, b=b))))
-    return a * a - b * b
+    return check_finite_result("a, b", a * a - b * b)
 
 
 def ab_end_point(a0, b0, s) -> tuple[torch.Tensor, torch.Tensor]:
@@ -493,7 +547,7 @@ def ab_end_point(a0, b0, s) -> tuple[torch.Tensor, torch.Tensor]:
     sigma = torch.sign(a0 + b0)
     a = sigma * ((c + torch.sqrt(c * c + 4 * s * s)) / 2).sqrt()
     b = torch.where(sigma == 0, torch.zeros_like(a), s / torch.where(sigma == 0, torch.ones_like(a), a))
-    return a, b
+    return check_finite_result("a0, b0, s", a, b)
 
 
 def ab_trajectory(a0, b0, s, times, tau: float = 1.0, *, rtol: float = 1e-10, atol: float = 1e-12,
@@ -505,6 +559,7 @@ def ab_trajectory(a0, b0, s, times, tau: float = 1.0, *, rtol: float = 1e-10, at
     evaluations) is a ValueError that says what to change (``core.solve_ode``).
     """
     tau = _tau(tau)
+    _, max_evals = check_ode_options(rtol, atol, "DOP853", max_evals)
     a0, b0, s = _broadcast(**dict(zip(("a0", "b0", "s"), _tensors(a0=a0, b0=b0, s=s))))
     ts = time_grid(times)
     if ts.size < 1 or not np.all(np.isfinite(ts)) or np.any(np.diff(ts) <= 0):
@@ -519,6 +574,11 @@ def ab_trajectory(a0, b0, s, times, tau: float = 1.0, *, rtol: float = 1e-10, at
         r = (sv - a * b) / tau
         return np.concatenate([r * b, r * a])
 
+    if ts.size > 1:  # a and b end where a^2 - b^2 = c meets ab = s, relaxing there at rate (a^2 + b^2) / tau
+        a_np, b_np = y0[:m], y0[m:]
+        with np.errstate(over="ignore", invalid="ignore"):
+            rate = np.where(a_np + b_np == 0, np.abs(sv), np.hypot(a_np * a_np - b_np * b_np, 2 * sv)) / tau
+        _check_stiffness("times", float(np.max(rate)), float(ts[-1] - ts[0]), max_evals)
     if ts.size == 1:
         ys = y0[:, None]
     else:
@@ -528,17 +588,40 @@ def ab_trajectory(a0, b0, s, times, tau: float = 1.0, *, rtol: float = 1e-10, at
     return a, b
 
 
-def ab_gradient_descent(a0, b0, s, lr, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+@dataclass
+class ABDescent:
+    """The iterates of :func:`ab_gradient_descent`; unpacks as ``a, b = ab_gradient_descent(...)``.
+
+    a, b: (steps + 1, *B), NaN after a trial's divergence; diverged: (*B,) True for the trials that blew up.
+    """
+
+    a: torch.Tensor
+    b: torch.Tensor
+    diverged: torch.Tensor
+
+    def __iter__(self):
+        return iter((self.a, self.b))
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, index):
+        return (self.a, self.b)[index]
+
+
+def ab_gradient_descent(a0, b0, s, lr, steps: int) -> ABDescent:
     """Gradient descent on E(a, b) = (s - ab)^2 / 2 with learning rate ``lr`` (the Euler step of length ``lr``
     of (9)-(10) with tau = 1), run by ``dlnlib.gradient_descent`` on the one-unit chain [a, b].
 
-    a0, b0, s, lr broadcast to a shape B. Returns ``(a, b)``, each (steps + 1, *B); iterate k sits at
-    time t = lr k of the tau = 1 flow. A diverged trial's iterates after divergence are NaN.
+    a0, b0, s, lr broadcast to a shape B. Returns an :class:`ABDescent` that unpacks as ``(a, b)``, each
+    (steps + 1, *B); iterate k sits at time t = lr k of the tau = 1 flow. A diverged trial's iterates after
+    divergence are NaN, and its entry of ``diverged`` is True.
     """
     steps = check_int("steps", steps, minimum=0)
     a0, b0, s, lr = _tensors(a0=a0, b0=b0, s=s, lr=lr)
     check_positive("lr", lr)
     a0, b0, s, lr = _broadcast(a0=a0, b0=b0, s=s, lr=lr)
+    check_size("steps", (steps + 1, 2, *a0.shape))  # the recorded iterates
     chain = [a0[..., None, None].clone(), b0[..., None, None].clone()]
     res = gradient_descent(chain, WhitenedSquaredError(s[..., None, None]), lr=lr, steps=steps, record=("chain",),
                            progress=False)
@@ -550,7 +633,7 @@ def ab_gradient_descent(a0, b0, s, lr, steps: int) -> tuple[torch.Tensor, torch.
             pad = w.new_full((steps + 1 - w.shape[0], *w.shape[1:]), float("nan"))
             w = torch.cat([w, pad])
         out.append(w)
-    return out[0], out[1]
+    return ABDescent(out[0], out[1], res.diverged)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -592,7 +675,8 @@ def deep_mode_strength(t, s, u0, depth: int, tau: float = 1.0, *, rtol: float = 
     (in log u, scipy DOP853 at ``rtol``) for every distinct (s, u0) pair at once; ``learning_time`` gives
     the exact inverse t(u). t, s (> 0 for depth >= 3), u0 (> 0) broadcast -> tensor of the broadcast shape.
     """
-    depth = check_int("depth", depth, minimum=1)
+    depth = check_int("depth", depth, minimum=1, maximum=MAX_DEPTH)
+    check_ode_options(rtol, 1e-13, "DOP853", 50_000)
     if depth == 2:
         return mode_strength(t, s, u0, tau)
     t, s, u0 = _validate_curve_args(t, s, u0)
@@ -602,6 +686,9 @@ def deep_mode_strength(t, s, u0, depth: int, tau: float = 1.0, *, rtol: float = 
     if bool((s <= 0).any()):
         raise ValueError(f"s: got a minimum of {float(s.min()):g}, expected singular values > 0 for depth >= 3")
     return _deep_ode(t, s, u0, depth, tau, rtol).to(device=t.device, dtype=t.dtype)
+
+
+DEEP_MAX_EVALS = 50_000  # solve_ode's default, the cap deep_mode_strength always had
 
 
 def _deep_ode(t, s, u0, depth, tau, rtol):
@@ -620,7 +707,19 @@ def _deep_ode(t, s, u0, depth, tau, rtol):
     if times[0] == 0:
         logs[:, 0] = lp0
     if t_eval.size:
-        ys, _ = solve_ode(rhs, (0.0, t_eval[-1]), lp0, t_eval, rtol=rtol, atol=1e-13, what="t")
+        # u relaxes to s at rate N s^{2 - 2/N} / tau once it got there; before (from u0 < s / 2) the flow is slow
+        below = pairs[:, 1] < sp / 2
+        grown = np.zeros_like(sp)
+        if below.any():
+            s_b = torch.from_numpy(sp[below])
+            grown[below] = learning_time(s_b, torch.from_numpy(pairs[below, 1]), s_b / 2, tau, depth).numpy()
+        with np.errstate(over="ignore"):
+            rates = n * sp ** (2 - 2 / n) / tau
+        spans = np.maximum(t_eval[-1] - np.nan_to_num(grown, nan=np.inf), 0.0)  # in doubt: no time spent at s
+        worst = int(np.argmax(np.nan_to_num(rates * spans, nan=0.0)))
+        _check_stiffness("t", float(rates[worst]), float(spans[worst]), DEEP_MAX_EVALS)
+        ys, _ = solve_ode(rhs, (0.0, t_eval[-1]), lp0, t_eval, rtol=rtol, atol=1e-13, max_evals=DEEP_MAX_EVALS,
+                          what="t")
         logs[:, times.size - t_eval.size:] = ys
     u = np.exp(logs[inverse.ravel(), t_idx.ravel()])
     return torch.from_numpy(u).reshape(t.shape)
@@ -635,7 +734,7 @@ def learning_time(s, u0, uf, tau: float = 1.0, depth: int = 2) -> torch.Tensor:
     ``tau du/dt = N u^{2-2/N}(s - u)``). s (> 0), u0, uf broadcast; needs 0 < u0 and uf < s for depth >= 3,
     u0 and uf on the same side of s otherwise. Returns a tensor of the broadcast shape.
     """
-    depth = check_int("depth", depth, minimum=1)
+    depth = check_int("depth", depth, minimum=1, maximum=MAX_DEPTH)
     tau = _tau(tau)
     s, u0, uf = _broadcast(**dict(zip(("s", "u0", "uf"), _tensors(s=s, u0=u0, uf=uf))))
     if bool((s <= 0).any()):
