@@ -53,7 +53,7 @@ def test_race_matches_shallow_gd_and_aligned_gd(n, d, depth):
                          record_outputs=True)
     inputs = run.history["outputs"][:, 1:-1]  # the outputs each deep sub-step starts from
     r2n = float(((inputs ** 2).sum(-1) / (2 * n)).max())
-    assert abs(r2n - float(race["yhat_sq_over_2n"][0, 1])) <= 1e-12 * r2n
+    assert abs(r2n - float(race["yhat_sq_over_2n"][0, 1])) <= 5e-14 * r2n
 
 
 def test_search_finds_counterexamples_and_checks_the_bounds_of_the_proof():
@@ -74,8 +74,8 @@ def test_the_reflection_bound_near_the_stability_limit():
     # so ||Yhat||^2 / (2n) = 2 f^2 y^2 > 1 for f > 1/sqrt 2 (y = 1): the proof's "< 2n" fails, "< 4 ||Y^sol||^2" holds
     X, y = torch.ones(1, 1, 1, dtype=F64), torch.ones(1, 1, dtype=F64)
     race = agd.race_agd_gd(X, y, torch.tensor([[1.8]], dtype=F64), depth=2, steps=200)
-    assert math.isclose(float(race["yhat_sq_over_2n"]), 2 * 0.9 ** 2, rel_tol=1e-12)
-    assert math.isclose(float(race["yhat_sq_over_4ysol"]), 0.9 ** 2, rel_tol=1e-12)
+    assert math.isclose(float(race["yhat_sq_over_2n"]), 2 * 0.9 ** 2, rel_tol=1e-14)
+    assert math.isclose(float(race["yhat_sq_over_4ysol"]), 0.9 ** 2, rel_tol=1e-14)
 
 
 def test_shallow_loss_after_equals_the_engine():
@@ -83,8 +83,9 @@ def test_shallow_loss_after_equals_the_engine():
     lrs = torch.tensor([0.05, 0.2, 0.6], dtype=F64)
     run = agd.shallow_gd(X, y[:, 0], lr=lrs, steps=150)
     closed = agd.shallow_loss_after(X, y[:, 0], lrs, 150)
-    assert torch.allclose(closed, run.final_loss, rtol=1e-10, atol=0)
-    assert float(agd.shallow_loss_after(X, y[:, 0], 0.1, 0)) == pytest.approx(float((y ** 2).sum() / 18), rel=1e-14)
+    assert torch.allclose(closed, run.final_loss, rtol=1e-12, atol=0)  # 150 steps: 2.4e-14 relative measured
+    start = float(agd.shallow_loss_after(X, y[:, 0], 0.1, 0))
+    assert start == pytest.approx(float((y ** 2).sum() / 18), rel=1e-14, abs=0)
 
 
 @pytest.mark.parametrize("call, match", [
