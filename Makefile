@@ -60,6 +60,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/sliders.py
 	$(CHECKED_ENV) $(BIN)/python -m pytest -q -s -m latency tests/test_browser.py
 	$(BIN)/python benchmarks/notebooks.py
+	$(BIN)/python benchmarks/fuzz_api.py --quiet
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info student artifacts nbgrader-course

@@ -237,17 +237,25 @@ def _pad(losses: torch.Tensor, steps: int) -> torch.Tensor:
 # --------------------------------------------------------------------------- shallow and deep GD (the engine)
 
 
-def shallow_gd(X, y, *, lr, steps: int, record_weights: bool = False, blowup: float = 1e8) -> RegressionRun:
+def shallow_gd(X, y, *, lr, steps: int, record_weights: bool = False, blowup: float = 1e8,
+               start=None) -> RegressionRun:
     """Gradient descent on the shallow model ``yhat = theta . x`` from theta = 0 (Proposition 1), via the engine.
 
     X: (n, d); y: (n,); lr: float or tensor (one learning rate per trial, any shape B); steps: updates.
+    start: the initial theta instead of 0, (d,) or (*B', d) with B' broadcasting against lr's shape (the batch
+    is then the broadcast of both); None (the default) is theta = 0.
     Divergence (any eta > 2 / lambda_max of ``X X^T / n``) is reported in ``diverged_at``.
     Returns a ``RegressionRun`` with losses (steps + 1, *B) and weights (*B, d).
     """
     X, y = _data(X, y)
     steps = check_int("steps", steps, minimum=0, maximum=MAX_STEPS)
     lr_t = _lr(lr, X)
-    chain = init_chain([X.shape[1], 1], "zero", device=X.device, dtype=X.dtype)
+    if start is None:
+        chain = init_chain([X.shape[1], 1], "zero", device=X.device, dtype=X.dtype)
+    else:
+        theta0 = _start(start, X)
+        _batch("start, lr", theta0.shape[:-1], lr_t.shape)
+        chain = [theta0[..., None, :].clone()]
     record = ("loss", "end_to_end") if record_weights else ("loss",)
     res = gradient_descent(chain, SquaredError(X, y[:, None]), lr=lr_t, steps=steps, record=record,
                            blowup=blowup, progress=False)
@@ -256,6 +264,16 @@ def shallow_gd(X, y, *, lr, steps: int, record_weights: bool = False, blowup: fl
         history["weights"] = res.history["end_to_end"][..., 0, :]
     return RegressionRun("shallow GD", 1, lr_t, _pad(res.losses, steps), res.diverged_at,
                          res.chain[0][..., 0, :], res.chain, history)
+
+
+def _start(start, X: torch.Tensor) -> torch.Tensor:
+    # a starting parameter: finite, (d,) or (*B, d), on X's device and dtype
+    theta0 = as_tensor("start", start, device=X.device, dtype=X.dtype, ndim_min=1)
+    if theta0.shape[-1] != X.shape[1] or theta0.numel() == 0:
+        raise ValueError(f"start: got shape {tuple(theta0.shape)}, expected (d,) or (*B, d) with d = {X.shape[1]} "
+                         "(one weight per column of X) and at least one start")
+    check_size("start", theta0.shape)
+    return theta0
 
 
 def _standard_chain(dims, init: str, trials: int, gen) -> list[torch.Tensor]:
@@ -330,6 +348,10 @@ def select_lr(run: RegressionRun, lrs, *, tol: float | None = None) -> tuple[flo
     else:
         score = torch.where(run.diverged, torch.full_like(run.final_loss, math.inf), run.final_loss)
     score = score.reshape(lrs.numel(), -1).median(-1).values
+    if not bool(torch.isfinite(score).any()):
+        what = f"reaches loss <= tol = {tol:g} within the run's steps" if tol is not None else "converges"
+        raise ValueError(f"{'tol' if tol is not None else 'lrs'}: no learning rate's median trial {what}; expected "
+                         "a run in which at least one does (a larger tol, more steps, smaller rates)")
     return float(lrs[int(score.argmin())]), score
 
 
@@ -441,12 +463,15 @@ def round_robin(scales, h, y) -> torch.Tensor:
 
 
 def aligned_gd(X, y, *, depth: int, lr, steps: int, record_outputs: bool = False, record_weights: bool = False,
-               blowup: float = 1e8) -> RegressionRun:
+               blowup: float = 1e8, start=None) -> RegressionRun:
     """Aligned Gradient Descent, Algorithm 1 of the AGD paper, on a width-1 network of ``depth`` layers.
 
     Initialisation Theta^(1) = 0, Theta^(2..L) = 1. Each iteration: the layer-1 step with rate
     eta / (Theta^(2:L))^2, then layers 2..L in turn, each with rate (Theta^(l))^2 / 2 and its gradient at
     the current iterate. depth = 1 is shallow GD. X: (n, d); y: (n,); lr: float or tensor (batch B of trials).
+    start: Theta^(1) at initialisation instead of 0, (d,) or (*B', d) with B' broadcasting against lr's shape
+    (the batch is then the broadcast of both); the deep scalars still start at 1, so the effective parameter
+    Theta^(1:L) starts at ``start``. None (the default) is the paper's Theta^(1) = 0.
     Returns a ``RegressionRun``: losses (steps + 1, *B); history["outputs"] (steps, L + 1, *B, n) when
     ``record_outputs``; history["weights"] (steps + 1, *B, d) and history["scales"] (steps + 1, *B, L - 1) when
     ``record_weights``.
@@ -465,7 +490,8 @@ def aligned_gd(X, y, *, depth: int, lr, steps: int, record_outputs: bool = False
     steps = check_int("steps", steps, minimum=0, maximum=MAX_STEPS)
     check_positive("blowup", blowup, allow_tensor=False)
     lr_t = _lr(lr, X)
-    batch = lr_t.shape
+    theta0 = None if start is None else _start(start, X)
+    batch = lr_t.shape if theta0 is None else _batch("start, lr", theta0.shape[:-1], lr_t.shape)
     scalar = batch == ()
     n, d = X.shape
     check_size("steps", (steps + 1, *batch, (depth + 1) * n if record_outputs else 1,
@@ -473,15 +499,25 @@ def aligned_gd(X, y, *, depth: int, lr, steps: int, record_outputs: bool = False
     XT = X.T
     lr_v = lr_t.item() if scalar else lr_t
     one = 1.0 if scalar else X.new_ones(batch)
-    theta1, h = X.new_zeros(*batch, d), X.new_zeros(*batch, n)
     scales, s = [one] * (depth - 1), one
-    resid = (-y).expand(*batch, n)  # s h - y at the start
-    loss0 = float((y @ y) / (2 * n))
-    limit = blowup * max(loss0, 1.0)
-    losses = [loss0 if scalar else X.new_full(batch, loss0)]
+    if theta0 is None:
+        theta1, h = X.new_zeros(*batch, d), X.new_zeros(*batch, n)
+        resid = (-y).expand(*batch, n)  # s h - y at the start
+        loss0 = float((y @ y) / (2 * n))
+        limit = blowup * max(loss0, 1.0)
+        losses = [loss0 if scalar else X.new_full(batch, loss0)]
+        weights = [X.new_zeros(*batch, d)]
+    else:
+        theta1 = theta0.expand(*batch, d).clone()
+        h = theta1 @ XT
+        resid = h - y  # s = 1
+        loss0 = _dot(resid, resid, scalar) / (2 * n)
+        limit = blowup * (max(loss0, 1.0) if scalar else torch.clamp(loss0, min=1.0))
+        losses = [loss0]
+        weights = [theta1.clone()]
     diverged_at = torch.full(batch, -1, dtype=torch.long, device=X.device)
     active = torch.ones(batch, dtype=torch.bool, device=X.device)
-    outputs, weights, scale_hist = [], [X.new_zeros(*batch, d)], [list(scales)]
+    outputs, scale_hist = [], [list(scales)]
     for t in range(steps):
         # layer 1: rate eta / s^2 on the gradient s/n X^T (s h - y) taken at Theta_t
         new_theta1 = theta1 - _col(lr_v / s) * (resid @ X) / n

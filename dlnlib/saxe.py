@@ -334,7 +334,7 @@ def mode_dynamics(a, b, s, tau: float = 1.0) -> tuple[torch.Tensor, torch.Tensor
     """
     tau = _tau(tau)
     a, b, resid = _mode_residual(a, b, s)
-    return resid.transpose(-1, -2) @ b / tau, resid @ a / tau
+    return check_finite_result("a, b, s, tau", resid.transpose(-1, -2) @ b / tau, resid @ a / tau)
 
 
 def mode_energy(a, b, s, tau: float = 1.0) -> torch.Tensor:
@@ -345,7 +345,7 @@ def mode_energy(a, b, s, tau: float = 1.0) -> torch.Tensor:
     """
     tau = _tau(tau)
     _, _, resid = _mode_residual(a, b, s)
-    return 0.5 * (resid * resid).sum((-2, -1)) / tau
+    return check_finite_result("a, b, s, tau", 0.5 * (resid * resid).sum((-2, -1)) / tau)
 
 
 def mode_couplings(a, b) -> torch.Tensor:
@@ -744,13 +744,15 @@ def learning_time(s, u0, uf, tau: float = 1.0, depth: int = 2) -> torch.Tensor:
     same_side = ((u0 - s) * (uf - s)) > 0
     if not bool(same_side.all()):
         raise ValueError("uf: expected u0 and uf on the same side of s (a mode never crosses its target s)")
+    names = "s, u0, uf, tau"
     if depth == 1:
-        return tau * torch.log((s - u0) / (s - uf))
+        return check_finite_result(names, tau * torch.log((s - u0) / (s - uf)))
     if depth == 2:
-        return tau / (2 * s) * torch.log(uf * (s - u0) / (u0 * (s - uf)))
+        return check_finite_result(names, tau / (2 * s) * torch.log(uf * (s - u0) / (u0 * (s - uf))))
     if bool((uf >= s).any()):
         raise ValueError("uf: expected 0 < u0, uf < s for depth >= 3 (the closed form covers growth from below)")
-    return tau / s * (_deep_antiderivative(uf, s, depth) - _deep_antiderivative(u0, s, depth))
+    rise = _deep_antiderivative(uf, s, depth) - _deep_antiderivative(u0, s, depth)
+    return check_finite_result(names, tau / s * rise)
 
 
 def _deep_antiderivative(u, s, depth):

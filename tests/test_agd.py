@@ -19,10 +19,10 @@ def rand_data(n, d, seed):
     return X, y
 
 
-def plain_agd(X, y, depth, lr, steps):
+def plain_agd(X, y, depth, lr, steps, start=None):
     """Algorithm 1 the straightforward way: every parameter a leaf, each gradient by autograd at the current iterate."""
     n = X.shape[0]
-    theta1 = torch.zeros(X.shape[1], dtype=F64)
+    theta1 = torch.zeros(X.shape[1], dtype=F64) if start is None else torch.as_tensor(start, dtype=F64).clone()
     scales = [torch.tensor(1.0, dtype=F64) for _ in range(depth - 1)]
 
     def loss_of(t1, sc):
@@ -120,6 +120,52 @@ def test_batched_aligned_gd_equals_runs_one_at_a_time():
         assert torch.allclose(batched.chain[1][k], one.chain[1], rtol=1e-14, atol=0)  # equal here
 
 
+def test_a_given_start_runs_from_there_and_the_default_is_unchanged():
+    X, y = data.two_point_regression(0.01)
+    for depth in (1, 2, 3):
+        plain = agd.aligned_gd(X, y, depth=depth, lr=0.1, steps=60, record_weights=True, record_outputs=True)
+        zero = agd.aligned_gd(X, y, depth=depth, lr=0.1, steps=60, record_weights=True, record_outputs=True,
+                              start=torch.zeros(2, dtype=F64))
+        assert torch.equal(plain.losses, zero.losses) and torch.equal(plain.weights, zero.weights)
+        assert all(torch.equal(plain.history[k], zero.history[k]) for k in ("weights", "scales", "outputs"))
+    gd0 = agd.shallow_gd(X, y, lr=0.1, steps=60, record_weights=True)
+    gdz = agd.shallow_gd(X, y, lr=0.1, steps=60, record_weights=True, start=[0.0, 0.0])
+    assert torch.equal(gd0.losses, gdz.losses) and torch.equal(gd0.history["weights"], gdz.history["weights"])
+    Xr, yr = rand_data(5, 3, 4)
+    start = torch.tensor([0.3, -0.8, 1.1], dtype=F64)
+    lr = 0.5 * agd.optimal_lr(Xr)
+    run = agd.aligned_gd(Xr, yr, depth=3, lr=lr, steps=25, record_weights=True, start=start)
+    losses, w = plain_agd(Xr, yr, 3, lr, 25, start=start)
+    assert torch.equal(run.history["weights"][0], start)
+    assert torch.allclose(run.losses, losses, rtol=1e-13, atol=1e-16)  # 1e-15 relative measured
+    assert torch.allclose(run.weights, w, rtol=5e-14, atol=1e-15)
+    # shallow GD from a start: E_t = (I - eta K)^t E_0 (Proposition 1 holds from any start)
+    gd = agd.shallow_gd(Xr, yr, lr=lr, steps=30, record_weights=True, start=start)
+    E = yr - gd.history["weights"] @ Xr.T
+    step = torch.eye(5, dtype=F64) - lr * agd.output_kernel(Xr)
+    assert torch.allclose(E[1:], E[:-1] @ step.T, rtol=0, atol=1e-14)
+    # a batch of starts (against two rates) equals the runs one at a time
+    starts = torch.stack([start, -start, torch.zeros(3, dtype=F64)])
+    lrs = torch.tensor([[0.5], [0.25]], dtype=F64) * agd.optimal_lr(Xr)
+    batched = agd.aligned_gd(Xr, yr, depth=2, lr=lrs, steps=20, start=starts)
+    shallow = agd.shallow_gd(Xr, yr, lr=lrs, steps=20, start=starts)
+    assert batched.losses.shape == shallow.losses.shape == (21, 2, 3)
+    for i in range(2):
+        for j in range(3):
+            one = agd.aligned_gd(Xr, yr, depth=2, lr=float(lrs[i, 0]), steps=20, start=starts[j])
+            assert torch.allclose(batched.losses[:, i, j], one.losses, rtol=2e-14, atol=1e-16)
+            one = agd.shallow_gd(Xr, yr, lr=float(lrs[i, 0]), steps=20, start=starts[j])
+            assert torch.allclose(shallow.losses[:, i, j], one.losses, rtol=2e-14, atol=1e-16)
+    for fn in (agd.aligned_gd, agd.shallow_gd):
+        kwargs = {"depth": 2} if fn is agd.aligned_gd else {}
+        with pytest.raises(ValueError, match=r"^start: got shape \(2,\), expected \(d,\)"):
+            fn(Xr, yr, lr=0.1, steps=3, start=[1.0, 2.0], **kwargs)
+        with pytest.raises(ValueError, match=r"^start, lr: got batch shapes \(3,\), \(2,\)"):
+            fn(Xr, yr, lr=torch.tensor([0.1, 0.2], dtype=F64), steps=3, start=starts, **kwargs)
+        with pytest.raises(ValueError, match=r"^start: contains NaN"):
+            fn(Xr, yr, lr=0.1, steps=3, start=[float("nan"), 0.0, 0.0], **kwargs)
+
+
 def test_depth_one_is_shallow_gd_and_depth_speeds_up():
     X, y = data.two_point_regression(0.01)
     shallow = agd.shallow_gd(X, y, lr=0.1, steps=500)
@@ -193,10 +239,13 @@ def test_deep_gd_inits_and_lr_selection():
     he = agd.deep_gd(X, y, init="he", lr=0.1, steps=0, width=3, trials=4000, seed=3)
     assert float(he.chain[0].std()) == pytest.approx(1.0, rel=0.05)
     lrs = torch.tensor([0.05, 0.2, 0.5], dtype=F64)
-    grid = agd.deep_gd(X, y, init="normal", lr=lrs[:, None], steps=300, trials=4, seed=1, tol=1e-6)
-    assert grid.losses.shape == (301, 3, 4)
-    best, score = agd.select_lr(grid, lrs, tol=1e-6)
-    assert score.shape == (3,) and best == float(lrs[int(score.argmin())])
+    short = agd.deep_gd(X, y, init="normal", lr=lrs[:, None], steps=300, trials=4, seed=1, tol=1e-6)
+    assert short.losses.shape == (301, 3, 4)
+    with pytest.raises(ValueError, match=r"tol: no learning rate's median trial reaches loss <= tol = 1e-06"):
+        agd.select_lr(short, lrs, tol=1e-6)  # one trial of 12 gets there: no rate's median does, nothing to pick
+    grid = agd.deep_gd(X, y, init="normal", lr=lrs[:, None], steps=2000, trials=4, seed=1, tol=1e-6)
+    best, score = agd.select_lr(grid, lrs, tol=1e-6)  # lower medians of the 4 trials' counts (one at 0.05 never stops)
+    assert score.tolist() == [1450.0, 366.0, 413.0] and best == 0.2
     best_loss, _ = agd.select_lr(agd.shallow_gd(X, y, lr=lrs, steps=50), lrs)
     assert best_loss == 0.5
 

@@ -10,7 +10,8 @@ loaded in the page is measured; median and worst per notebook are printed (run w
 asserted only with ``DLNLIB_STRICT_TIMING=1`` (on a machine shared with other jobs the worst case measures
 the other jobs). These measurements (marked ``latency``) take about ten minutes, so ``make test`` leaves them out
 (pyproject's ``-m "not latency"``) and ``make bench`` runs them (``pytest -s -m latency tests/test_browser.py``).
-The clickable phase portrait of notebook 02 is clicked in both front-ends and must move.
+The clickable figures (notebook 02's phase portrait, notebook 05's Figure 2 paths) are clicked in both front-ends:
+the status line must change and the start marker must appear where the click was.
 
 Servers run on copies of the notebooks in a temporary folder with ``DLNLIB_FIGURES`` there too, so neither
 autosave nor ``savefig`` touches the repository; they are stopped by PID (process group), even on failure.
@@ -28,6 +29,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -39,7 +42,45 @@ SLIDER_NOTEBOOKS = sorted(
     p for p in ROOT.glob("notebooks/[0-9][0-9]_*.ipynb")
     if "_demo(" in p.read_text() and "NBVAL_IGNORE_OUTPUT" in p.read_text()
 )
-CLICK_NOTEBOOKS = [p for p in SLIDER_NOTEBOOKS if "clickable_phase_portrait()" in p.read_text()]
+
+
+@dataclass(frozen=True)
+class Clicker:
+    """A clickable figure (ipympl canvas, status line below it) as a notebook shows it.
+
+    call: the builder call that puts it in a notebook; default: the status at its default start; after: what the
+    status says once a click has redrawn it; point: where to click, as fractions of the canvas (from its left and
+    its top), away from anything dark in the default picture."""
+
+    call: str
+    default: str
+    after: tuple[str, ...]
+    point: Callable[[], tuple[float, float]]
+
+
+def alignment_point() -> tuple[float, float]:
+    """The canvas fractions of (w1, w2) = (1.5, 2) in notebook 05's clicker, from the figure's own layout."""
+    from dlnlib.widgets.agd import AlignmentClicker
+
+    h = AlignmentClicker()
+    x, y = h.axes[0].transData.transform((1.5, 2.0))
+    return x / h.fig.bbox.width, 1 - y / h.fig.bbox.height
+
+
+CLICKERS = (
+    # the left panel (the (a, b) plane) spans roughly 7-47% of the width: this is near (a, b) = (0, 1)
+    Clicker("clickable_phase_portrait()", "start (a₀, b₀) = (-1.2, 1.4)", ("conserved a² − b² =", "ends at"),
+            lambda: (0.27, 0.30)),
+    # away from both default paths (they leave the origin along w1 = 0.7) and the legend (top left)
+    Clicker("clickable_alignment_paths()", "start (w₁, w₂) = (0, 0)",
+            ("start (w₁, w₂) = (1.", "AGD (L = 2) reached it after", "ends at"), alignment_point),
+)
+CLICK_NOTEBOOKS = [p for p in SLIDER_NOTEBOOKS if any(c.call in p.read_text() for c in CLICKERS)]
+
+
+def clicker_of(notebook: Path) -> Clicker:
+    (found,) = [c for c in CLICKERS if c.call in notebook.read_text()]
+    return found
 TARGET_MEDIAN_MS, TARGET_WORST_MS = 60.0, 150.0
 STRICT_TIMING = os.environ.get("DLNLIB_STRICT_TIMING") == "1"
 
@@ -354,19 +395,18 @@ DRAWN_AT = """c => { const ctx = c.getContext('2d'); const r = c.getBoundingClie
   return ctx.getImageData(x, y, 1, 1).data[3] > 200; }"""
 
 
-def click_phase_portrait(page, name: str) -> None:
-    """Click the clickable phase portrait's (a, b) plane away from the default start; the status and the
-    drawn trajectory must change."""
+def click_figure(page, clicker: Clicker, name: str) -> None:
+    """Click a clickable figure away from its default start; the status must change, and the new start's black
+    marker must be drawn where the click was."""
     canvas = page.locator(".jupyter-matplotlib-canvas-div canvas").first
     canvas.wait_for(state="visible", timeout=240_000)
     canvas.scroll_into_view_if_needed()
     status = page.locator(".widget-vbox:has(.jupyter-matplotlib) > .widget-html").first
-    page.wait_for_function("el => el.innerText.includes('start (a₀, b₀)')", arg=status.element_handle(),
-                           timeout=60_000)
+    page.wait_for_function("([el, text]) => el.innerText.includes(text)", arg=[status.element_handle(),
+                                                                               clicker.default], timeout=60_000)
     before_text = status.inner_text()
     box = canvas.bounding_box()
-    # the left panel (the (a, b) plane) spans roughly 7-47% of the width: this is near (a, b) = (0, 1)
-    fx, fy = 0.27, 0.30
+    fx, fy = clicker.point()
     dark = DARK_AT.replace("FX", str(fx)).replace("FY", str(fy))
     page.wait_for_function(DRAWN_AT.replace("FX", str(fx)).replace("FY", str(fy)), arg=canvas.element_handle(),
                            timeout=60_000)
@@ -375,9 +415,9 @@ def click_phase_portrait(page, name: str) -> None:
     page.wait_for_function("([el, old]) => el.innerText !== old", arg=[status.element_handle(), before_text],
                            timeout=60_000)
     after_text = status.inner_text()
-    assert "start (a₀, b₀) = (-1.2, 1.4)" in before_text and "start (a₀, b₀) = (-1.2, 1.4)" not in after_text
-    assert "conserved a² − b² =" in after_text and "ends at" in after_text
-    # the new trajectory starts where the click was: its black start marker is drawn there
+    assert clicker.default in before_text and clicker.default not in after_text
+    assert all(part in after_text for part in clicker.after), after_text
+    # the new paths start where the click was: the black start marker is drawn there
     page.wait_for_function(f"c => ({dark})(c)", arg=canvas.element_handle(), timeout=60_000)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}_click.png"), full_page=False)
@@ -389,7 +429,7 @@ def test_click_sets_the_start_in_voila(notebook, voila_server, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
         page.goto(url, timeout=240_000, wait_until="domcontentloaded")
-        click_phase_portrait(page, f"voila_{notebook.stem}")
+        click_figure(page, clicker_of(notebook), f"voila_{notebook.stem}")
     finally:
         page.close()
 
@@ -400,10 +440,11 @@ def test_click_sets_the_start_in_jupyterlab(notebook, lab_server, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
         open_lab_notebook(page, url, expected_figures(notebook))
-        click_phase_portrait(page, f"lab_{notebook.stem}")
+        click_figure(page, clicker_of(notebook), f"lab_{notebook.stem}")
     finally:
         page.close()
 
 
-def test_the_click_notebook_is_found():
-    assert [p.name for p in CLICK_NOTEBOOKS] == ["02_saxe_modes.ipynb"]
+def test_the_click_notebooks_are_found():
+    assert [p.name for p in CLICK_NOTEBOOKS] == ["02_saxe_modes.ipynb", "05_aligned_gd.ipynb"]
+    assert [clicker_of(p).call for p in CLICK_NOTEBOOKS] == [c.call for c in CLICKERS]

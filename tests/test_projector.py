@@ -91,12 +91,29 @@ def test_sliders_are_labelled_increase_to_the_right_and_start_on_their_grid(name
         assert abs(pos - round(pos)) < 5e-13, f"{name}: default {key} = {s.value} is off its slider grid"
 
 
-def test_clickable_phase_portrait_is_projector_grade():
+def _phase_portrait():
     from dlnlib.widgets.saxe import clickable_phase_portrait
 
-    handle = clickable_phase_portrait()
+    return clickable_phase_portrait()
+
+
+def _alignment_paths(**kwargs):
+    from dlnlib.widgets.agd import clickable_alignment_paths
+
+    return clickable_alignment_paths(**kwargs)
+
+
+@pytest.mark.parametrize("build, points", [
+    (_phase_portrait, ((-1.2, 1.4), (2.4, -2.4), (0.05, 0.05))),
+    (_alignment_paths, ((0.0, 0.0), (2.0, 10.0), (-1.0, -2.0))),
+    (lambda: _alignment_paths(lr=2.5), ((0.5, 1.0),)),  # shallow GD diverges: the red label must fit too
+], ids=["phase_portrait", "alignment_paths", "alignment_paths_diverged"])
+def test_clickable_figures_are_projector_grade(build, points):
+    handle = build()
     assert handle.fig.get_figwidth() * handle.fig.dpi <= MAX_WIDTH_PX
-    for a, b in ((-1.2, 1.4), (2.4, -2.4), (0.05, 0.05)):
+    for a, b in points:
         handle.click(a, b)
         problems = text_problems(handle)
         assert not problems, f"clicked at ({a}, {b}): " + "; ".join(problems)
+    for key, s in handle.sliders.items():  # labelled in words, as the demos' sliders are
+        assert re.findall(r"[A-Za-z]{4,}", s.description) and len(s.description.split()) >= 2, key

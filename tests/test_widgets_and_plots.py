@@ -108,3 +108,71 @@ def test_clickable_phase_portrait_starts_where_clicked():
     h.sliders["eta"].value = 1.0
     h.click(2.0, -2.0)
     assert "diverged" in h.status.value
+
+
+def test_clickable_alignment_paths_start_where_clicked():
+    import matplotlib
+
+    from dlnlib import agd, data
+    from dlnlib.widgets.agd import AlignmentClicker, clickable_alignment_paths, paths_from
+
+    backend = dict.__getitem__(matplotlib.rcParams, "backend")
+    h = clickable_alignment_paths()
+    assert dict.__getitem__(matplotlib.rcParams, "backend") == backend  # static figures stay static
+    assert h.start == (0.0, 0.0)
+    # from the origin: notebook 05's Figure 2 runs (AGD's 321 iterations, GD's 6212 > the 1500 run here)
+    assert "AGD (L = 2) reached it after 321 iterations, ends at (0.707, 7.07)" in h.status.value
+    assert "shallow GD did not reach it in 1500 steps" in h.status.value
+    before = [np.array(line.get_data()) for line in (h.gd_path, h.agd_path)]
+    press(h, 1.5, 2.0)
+    press(h, 1.5, 2.0, kind="button_release", buttons=0)
+    assert h.start == (1.5, 2.0) and h.clicks == 1
+    assert (h.sliders["w1"].value, h.sliders["w2"].value) == (1.5, 2.0)  # the sliders follow the click
+    X, y = data.two_point_regression(0.01)
+    start = torch.tensor([1.5, 2.0], dtype=torch.float64)
+    gd = agd.shallow_gd(X, y, lr=0.1, steps=1500, record_weights=True, start=start)
+    ag = agd.aligned_gd(X, y, depth=2, lr=0.1, steps=500, record_weights=True, start=start)
+    gd_path, agd_path = (np.array(line.get_data()).T for line in (h.gd_path, h.agd_path))
+    assert np.array_equal(gd_path, gd.history["weights"].numpy())  # the very runs, not a look-alike
+    assert np.array_equal(agd_path, ag.history["weights"].numpy())
+    assert gd_path[0].tolist() == agd_path[0].tolist() == [1.5, 2.0]  # both start at the click
+    for old, new in zip(before, (gd_path.T, agd_path.T)):
+        assert old.shape != new.shape or not np.allclose(old, new)
+    assert np.array_equal(h.agd_loss.get_ydata(), np.maximum(ag.losses.numpy(), 1e-30))
+    k = int(ag.iterations_to(1e-6))
+    assert 0 < k < 500 and int(gd.iterations_to(1e-6)) == -1
+    assert (f"AGD (L = 2) reached it after {k} iterations, ends at ({float(ag.weights[0]):.3g}, "
+            f"{float(ag.weights[1]):.3g})") in h.status.value
+    assert (f"shallow GD did not reach it in 1500 steps, ends at ({float(gd.weights[0]):.3g}, "
+            f"{float(gd.weights[1]):.3g})") in h.status.value
+    assert h.status.value.startswith("start (w₁, w₂) = (1.5, 2), η = 0.1; loss ≤ 1e-06:")
+    # near the solution's w2 shallow GD gets there too, and the status gives its count
+    h.click(0.3, 7.05)
+    gd2 = agd.shallow_gd(X, y, lr=0.1, steps=1500, start=[0.3, 7.05])
+    k_gd = int(gd2.iterations_to(1e-6))
+    assert 0 < k_gd < 1500 and f"shallow GD reached it after {k_gd} iterations" in h.status.value
+    assert h.runs[0].losses.tolist() == gd2.losses.tolist()
+    press(h, 1.0, 1.0, kind="motion_notify", buttons=0)  # hovering does not move the start
+    assert h.start == (0.3, 7.05) and h.clicks == 2
+    press(h, -0.5, 9.0, kind="motion_notify", buttons=1)  # dragging does
+    assert h.start == (-0.5, 9.0) and h.clicks == 3
+    x, y_px = h.axes[1].transData.transform((100.0, 1e-3))  # a click on the loss panel is ignored
+    h.canvas.manager.handle_json({"type": "button_press", "x": float(x), "y": float(h.fig.bbox.height - y_px),
+                                  "button": 0, "buttons": 1, "modifiers": []})
+    assert h.start == (-0.5, 9.0)
+    h.sliders["w1"].value = 1.0  # the fallback: a slider sets the start without a click
+    assert h.start == (1.0, 9.0) and h.clicks == 3 and "start (w₁, w₂) = (1, 9)" in h.status.value
+    assert paths_from(1.0, 9.0) is h.runs  # cached
+    hot = AlignmentClicker(0.5, 1.0, lr=2.5, gd_steps=100, agd_steps=50)  # above 2 / lambda_max = 2
+    assert "shallow GD diverged at step 28, last finite point" in hot.status.value
+    assert hot.marks.label.get_visible() and "shallow GD diverged at step 28" in hot.marks.label.get_text()
+    for call, match in [(lambda: clickable_alignment_paths(w1=2.5), r"^w1: got 2.5"),
+                        (lambda: clickable_alignment_paths(w2=0.03), r"^w2: got 0.03"),
+                        (lambda: clickable_alignment_paths(lr=0.0), r"^lr: got 0.0"),
+                        (lambda: AlignmentClicker(gd_steps=10**6), r"^gd_steps: got 1,000,000"),
+                        (lambda: AlignmentClicker(tol=0.0), r"^tol: got 0"),
+                        (lambda: AlignmentClicker(drag="yes"), r"^drag: got 'yes'"),
+                        (lambda: paths_from(0.0, 0.0, depth=0), r"^depth: got 0"),
+                        (lambda: h.click(0.0, 11.0), r"^w2: got 11.0")]:
+        with pytest.raises(ValueError, match=match):
+            call()

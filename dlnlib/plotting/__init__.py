@@ -24,6 +24,8 @@ from ..core import check_flag, check_int, check_real, shown
 __all__ = ["new_axes", "plot_losses", "savefig", "figures_dir", "FIG_DPI"]
 
 FIG_DPI = 90
+MIN_DPI = 20
+"""The coarsest resolution ``savefig`` writes (below, the text rasteriser fails on small fonts)."""
 MAX_DPI = 1200
 """The finest resolution ``savefig`` writes (a 5-inch figure at 1200 dpi is 6000 pixels wide)."""
 MAX_FIGSIZE = 100.0
@@ -293,7 +295,7 @@ def savefig(fig, name: str, *, dpi: int = FIG_DPI) -> Path | None:
     """Write ``fig`` to ``<figures_dir()>/<name>.png`` reproducibly (no timestamp or version metadata).
 
     fig: a matplotlib Figure; name: file stem, conventionally prefixed with the notebook number ("04_iterations"),
-    no folder and no suffix; dpi: an integer in [1, MAX_DPI]. Returns the path written, or None when no figures
+    no folder and no suffix; dpi: an integer in [MIN_DPI, MAX_DPI]. Returns the path written, or None when no figures
     folder is set (the default: a plain run writes no file).
     """
     if not isinstance(fig, Figure):
@@ -303,7 +305,7 @@ def savefig(fig, name: str, *, dpi: int = FIG_DPI) -> Path | None:
             or not name.isprintable() or len(name) > 200 or name.lower().endswith(".png"):
         raise ValueError(f"name: got {shown(name)}, expected a plain file stem such as '04_iterations' (no folder, "
                          "no .png suffix, at most 200 characters)")
-    check_int("dpi", dpi, minimum=1, maximum=MAX_DPI)
+    check_int("dpi", dpi, minimum=MIN_DPI, maximum=MAX_DPI)
     out = figures_dir()
     if out is None:
         return None

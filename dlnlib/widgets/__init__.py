@@ -19,6 +19,7 @@ from contextlib import contextmanager
 
 import ipywidgets as w
 import numpy as np
+import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -66,14 +67,16 @@ MAX_PANELS = 12
 """The most rows (or columns) of axes a slider figure may have."""
 MAX_INCHES = 100.0
 """The largest figure side, in inches."""
+MAX_POSITIONS = 100_000
+"""The most positions a slider may have (range / step): more cannot be told apart by a hand on a slider."""
 MAX_DPI = 600
 """The highest resolution a slider figure is rendered at (a 9-inch figure at 600 dpi is 5400 px wide)."""
 
 
 def _number(name: str, value, *, lo: float | None = None, hi: float | None = None):
     """``value`` unchanged (an int stays an int) when ``core.check_real`` accepts it within ``[lo, hi]``; slider
-    settings are plain numbers, so a 0-d tensor or array is refused here."""
-    if hasattr(value, "ndim"):
+    settings are plain numbers (NumPy scalars count), so a 0-d tensor or array is refused here."""
+    if isinstance(value, (torch.Tensor, np.ndarray)):
         raise ValueError(f"{name}: got {shown(value)}, expected a plain number")
     check_real(name, value, minimum=lo, maximum=hi)
     return value
@@ -120,6 +123,9 @@ def _grid(name: str, value, lo, hi, step, *, integer: bool = False):
         raise ValueError(f"hi: got {hi!r} with lo = {lo!r}, expected lo < hi")
     if not 0 < step <= hi - lo:
         raise ValueError(f"step: got {step!r}, expected a step > 0 and at most hi - lo = {hi - lo:g}")
+    if (hi - lo) / step > MAX_POSITIONS:
+        raise ValueError(f"step: got {step!r}, which puts {(hi - lo) / step:.3g} positions on the slider, expected at "
+                         f"most {MAX_POSITIONS:,}")
     if not lo <= value <= hi:
         raise ValueError(f"{name}: got {value!r}, expected a value in the slider's range [{lo:g}, {hi:g}]")
     k = (value - lo) / step

@@ -1,4 +1,5 @@
-"""Notebook 05's slider: Aligned Gradient Descent against shallow GD on the two-point data of the AGD paper."""
+"""Notebook 05's slider (Aligned Gradient Descent against shallow GD on the two-point data of the AGD paper) and
+its clickable Figure 2: both weight paths from a start set by pointing."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import numpy as np
 import torch
 
 from ..agd import aligned_gd, shallow_gd
-from ..core import MAX_DEPTH, MAX_STEPS, check_flag, check_int, check_positive
+from ..core import MAX_DEPTH, MAX_STEPS, check_flag, check_int, check_positive, check_real
 from ..data import two_point_regression
 from . import (
+    MAX_POSITIONS,
     DivergenceMarks,
     SliderFigure,
+    _float_slider,
     _int_slider,
     _number,
     _text,
@@ -23,7 +26,7 @@ from . import (
     present_style,
 )
 
-__all__ = ["agd_vs_gd", "agd_demo", "log_slider"]
+__all__ = ["agd_vs_gd", "agd_demo", "log_slider", "paths_from", "AlignmentClicker", "clickable_alignment_paths"]
 
 
 def _log_slider(name: str, description: str, value: float, lo: float, hi: float, step: float = 0.05, *,
@@ -38,6 +41,9 @@ def _log_slider(name: str, description: str, value: float, lo: float, hi: float,
     decades = math.log10(hi) - math.log10(lo)
     if step > decades:
         raise ValueError(f"step: got {step!r}, expected at most the range's {decades:.3g} decades")
+    if decades / step > MAX_POSITIONS:
+        raise ValueError(f"step: got {step!r}, which puts {decades / step:.3g} positions on the slider, expected at "
+                         f"most {MAX_POSITIONS:,}")
     check_positive(name, value, allow_tensor=False)
     top = math.log10(lo) + round((math.log10(hi) - math.log10(lo)) / step) * step
     k = (math.log10(value) - math.log10(lo)) / step
@@ -150,3 +156,221 @@ def agd_demo(lr: float = 0.1, depth: int = 2, lambda2: float = 0.01, *, steps: i
                 f"Loss <= {tol:g}: shallow GD {_iters(gd, tol)}; AGD {_iters(agd, tol)}.")
 
     return SliderFigure(fig, axes, sliders, update)
+
+
+# --------------------------------------------------------------------------- Figure 2 (a), clickable
+
+PATH_PLANE = ((-1.0, 2.0), (-2.0, 10.0))
+"""The clickable weight plane: the ranges of the start's coordinates w1 and w2 (the solution is (0.707, 7.07))."""
+PATH_GRID = (0.01, 0.05)
+"""A start is snapped to multiples of these (3-4 px on screen), so clicking near a visited point hits the cache."""
+CLICK_GD_STEPS = 1500
+"""Shallow GD's steps per click: about 0.15-0.2 s (the engine takes ~0.1 ms a step)."""
+CLICK_AGD_STEPS = 500
+"""AGD's iterations per click (from every start of the plane it reaches loss 1e-6 within 460 at eta = 0.1):
+about 0.07 s."""
+MAX_CLICK_STEPS = 20_000
+"""The most steps ``paths_from`` and ``AlignmentClicker`` run per method and click (a few seconds)."""
+MAX_CLICK_DEPTH = 8
+"""The deepest AGD network of ``paths_from`` (each layer adds a sub-step to every iteration)."""
+
+
+def _start_coordinate(name: str, value, k: int) -> float:
+    # coordinate k (0: w1, 1: w2) of a start, inside PATH_PLANE
+    lo, hi = PATH_PLANE[k]
+    return check_real(name, value, minimum=lo, maximum=hi)
+
+
+def _check_paths(lr, depth, gd_steps, agd_steps) -> tuple[float, int, int, int]:
+    check_positive("lr", lr, allow_tensor=False)
+    depth = check_int("depth", depth, minimum=1, maximum=MAX_CLICK_DEPTH)
+    why = " (every click reruns it)"
+    gd_steps = check_int("gd_steps", gd_steps, minimum=1, maximum=MAX_CLICK_STEPS, why=why)
+    agd_steps = check_int("agd_steps", agd_steps, minimum=1, maximum=MAX_CLICK_STEPS, why=why)
+    return float(lr), depth, gd_steps, agd_steps
+
+
+def paths_from(w1: float, w2: float, *, lr: float = 0.1, depth: int = 2, gd_steps: int = CLICK_GD_STEPS,
+               agd_steps: int = CLICK_AGD_STEPS):
+    """Shallow GD and AGD (``depth`` layers) at rate ``lr`` on Figure 2's data (``two_point_regression(0.01)``),
+    both from the effective parameter (w1, w2): ``shallow_gd(..., start=(w1, w2))`` and ``aligned_gd(...,
+    start=(w1, w2))`` (first layer at the start, deep scalars at 1), with their weights recorded.
+
+    w1 in [-1, 2], w2 in [-2, 10] (``PATH_PLANE``); lr > 0; depth 1 to ``MAX_CLICK_DEPTH``; gd_steps and agd_steps
+    1 to ``MAX_CLICK_STEPS``. Returns the ``(gd, agd)`` runs; cached, so revisiting a start is free.
+    """
+    w1, w2 = _start_coordinate("w1", w1, 0), _start_coordinate("w2", w2, 1)
+    return _paths_from(w1, w2, *_check_paths(lr, depth, gd_steps, agd_steps))
+
+
+@lru_cache(maxsize=256)
+def _paths_from(w1: float, w2: float, lr: float, depth: int, gd_steps: int, agd_steps: int):
+    X, y = two_point_regression(0.01, device="cpu")
+    start = torch.tensor([w1, w2], dtype=X.dtype)
+    with torch.no_grad():
+        gd = shallow_gd(X, y, lr=lr, steps=gd_steps, record_weights=True, start=start)
+        agd = aligned_gd(X, y, depth=depth, lr=lr, steps=agd_steps, record_weights=True, start=start)
+    return gd, agd
+
+
+def _path(run) -> np.ndarray:
+    # the recorded effective parameters up to the last finite one (a diverged run stops where it blew up)
+    path = run.history["weights"].numpy()
+    if bool(run.diverged):
+        path = path[: int(run.diverged_at)]
+    ok = np.isfinite(path).all(1)
+    return path[: int(np.flatnonzero(~ok)[0])] if not ok.all() else path
+
+
+def _reached(run, tol: float) -> str:
+    if bool(run.diverged):
+        return f"diverged at step {int(run.diverged_at)}"
+    k = int(run.iterations_to(tol))
+    return f"reached it after {k} iterations" if k >= 0 else f"did not reach it in {run.steps} steps"
+
+
+class AlignmentClicker:
+    """Notebook 05's Figure 2 (a) that takes clicks: clicking (or dragging) in the weight plane sets the start
+    (w1, w2) of the effective parameter, and the figure draws the paths of shallow GD and of AGD from there
+    (``paths_from``) with both loss curves; the status line gives, for each, the iterations to loss ``tol``
+    ("did not reach it in N steps", "diverged at step k") and where it ends. Two sliders set the start too.
+
+    Cost: a click reruns shallow GD for ``gd_steps`` (default 1500, ~0.15-0.2 s) and AGD for ``agd_steps``
+    (default 500, ~0.07 s), then the canvas renders (~0.15 s). Measured from click to rendered picture on the
+    2-core development machine: 0.3 s median, 0.5 s worst; 0.14 s for a revisited start (cached). Shallow GD
+    needs ~6200 steps from the origin at eta = 0.1, so from most starts its path stops short of the solution
+    (the status says so); raise ``gd_steps`` for the whole path at about 0.1 ms a step.
+
+    Built on ipympl's canvas widget (JupyterLab and Voila), without touching pyplot's global backend.
+    ``fig``, ``axes``, ``canvas``, ``sliders``, ``status``, ``ui``; ``start`` is the current (w1, w2);
+    ``click(w1, w2)`` does what a click does (tests and scripts); ``clicks`` counts the redraws from clicks;
+    ``runs`` holds the last ``(gd, agd)``. w1, w2 on the sliders' grids (``PATH_GRID``) inside ``PATH_PLANE``;
+    lr > 0; depth, gd_steps, agd_steps as in ``paths_from``; tol in [1e-14, 1e3] (the loss axis); drag: whether
+    dragging redraws continuously (else only a click does).
+    """
+
+    def __init__(self, w1: float = 0.0, w2: float = 0.0, *, lr: float = 0.1, depth: int = 2,
+                 gd_steps: int = CLICK_GD_STEPS, agd_steps: int = CLICK_AGD_STEPS, tol: float = 1e-6,
+                 drag: bool = True):
+        from .saxe import _ipympl_classes
+
+        (lo1, hi1), (lo2, hi2) = PATH_PLANE
+        self.sliders = {
+            "w1": _float_slider("w1", "start w₁", w1, lo1, hi1, PATH_GRID[0], continuous=False),
+            "w2": _float_slider("w2", "start w₂", w2, lo2, hi2, PATH_GRID[1], continuous=False),
+        }
+        self.lr, self.depth, self.gd_steps, self.agd_steps = _check_paths(lr, depth, gd_steps, agd_steps)
+        self.tol = check_real("tol", tol, minimum=1e-14, maximum=1e3)
+        self.drag = check_flag("drag", drag)
+        Canvas, FigureManager = _ipympl_classes()
+        self.fig, axes = make_figure(1, 2, figsize=(10.0, 4.6))
+        self.fig.set_dpi(96)  # 960 px wide, shown at natural size like the slider images
+        self.axes = axes[0]
+        plane, losses = self.axes
+        with present_style():
+            (self.gd_path,) = plane.plot([], [], ls=":", lw=2.2, color="tab:blue", label="shallow GD")
+            (self.agd_path,) = plane.plot([], [], lw=1.8, color="tab:orange", label=f"AGD, L = {self.depth}")
+            X, y = two_point_regression(0.01, device="cpu")
+            self.solution = tuple(torch.linalg.solve(X, y).tolist())
+            plane.plot(*self.solution, "*", color="black", ms=14, label="solution")
+            (self.start_mark,) = plane.plot([], [], "s", color="black", ms=9, label="start")
+            plane.set_xlim(lo1, hi1)
+            plane.set_ylim(lo2, hi2)
+            plane.set_xlabel(r"$w_1 = \Theta^{(1:L)}(1)$")
+            plane.set_ylabel(r"$w_2 = \Theta^{(1:L)}(2)$")
+            plane.set_title("click or drag to set the start (w₁, w₂)")
+            plane.legend(frameon=False, loc="upper left")
+            (self.gd_loss,) = losses.plot([], [], ls=":", lw=2.2, color="tab:blue")
+            (self.agd_loss,) = losses.plot([], [], lw=1.8, color="tab:orange")
+            losses.set_yscale("log")
+            losses.set_ylim(1e-14, 1e3)
+            losses.axhline(self.tol, color="0.6", lw=0.8, ls="--")
+            losses.set_xlim(0, max(self.gd_steps, self.agd_steps))
+            losses.set_xlabel("iteration")
+            losses.set_ylabel("loss")
+            losses.set_title(f"loss (dashed: {self.tol:g})")
+            light_log_axis(losses, numticks=4)
+            self.marks = DivergenceMarks(losses, 1e2)
+        self.canvas = Canvas(self.fig)
+        self.manager = FigureManager(self.canvas, 0)
+        self.canvas.header_visible = self.canvas.footer_visible = self.canvas.resizable = False
+        self.canvas.toolbar_visible = False
+        self.canvas.layout = w.Layout(width=f"{int(self.fig.get_figwidth() * self.fig.dpi)}px")
+        self.status = w.HTML(style={"font_size": "14pt"})
+        self.start, self.clicks, self.runs, self._syncing = (self._snap(w1, 0), self._snap(w2, 1)), 0, None, False
+        for slider in self.sliders.values():
+            slider.observe(self._on_slider, names="value")
+        self.canvas.mpl_connect("button_press_event", self._on_mouse)
+        self.canvas.mpl_connect("motion_notify_event", self._on_mouse)
+        self.ui = w.VBox([w.HBox(list(self.sliders.values())), self.canvas, self.status])
+        with present_style():
+            self.fig.set_layout_engine("constrained")
+            self.redraw()
+            # Lay out without drawing, as PhasePortraitClicker does (a draw before the front end has said
+            # 'initialized' makes ipympl send a raw buffer that JupyterLab shows as a broken image).
+            self.fig.draw_without_rendering()
+            self.fig.set_layout_engine("none")
+
+    @staticmethod
+    def _snap(v: float, k: int) -> float:
+        return round(round(float(v) / PATH_GRID[k]) * PATH_GRID[k], 6)
+
+    def _on_mouse(self, event):
+        if event.inaxes is not self.axes[0] or event.xdata is None:
+            return
+        if event.name == "motion_notify_event":
+            held = getattr(event, "buttons", None)  # the buttons held during a move (matplotlib >= 3.10)
+            if not self.drag or not (held if held is not None else event.button):
+                return  # hovering moves nothing; dragging does (when drag is on)
+        (lo1, hi1), (lo2, hi2) = PATH_PLANE
+        self.click(min(max(event.xdata, lo1), hi1), min(max(event.ydata, lo2), hi2))
+
+    def _on_slider(self, _change):
+        if self._syncing:
+            return
+        self.start = (self._snap(self.sliders["w1"].value, 0), self._snap(self.sliders["w2"].value, 1))
+        self.redraw()
+
+    def click(self, w1: float, w2: float) -> str:
+        """Start at (w1, w2) (inside ``PATH_PLANE``, snapped to ``PATH_GRID``); redraw; return the status line."""
+        w1, w2 = _start_coordinate("w1", w1, 0), _start_coordinate("w2", w2, 1)
+        self.start = (self._snap(w1, 0), self._snap(w2, 1))
+        self.clicks += 1
+        self._syncing = True  # the sliders follow the click without redrawing twice
+        try:
+            self.sliders["w1"].value, self.sliders["w2"].value = self.start
+        finally:
+            self._syncing = False
+        return self.redraw()
+
+    def redraw(self) -> str:
+        """Rerun both methods from ``start`` (cached), update the figure and the status line; return the status."""
+        w1, w2 = self.start
+        gd, agd = self.runs = _paths_from(w1, w2, self.lr, self.depth, self.gd_steps, self.agd_steps)
+        self.start_mark.set_data([w1], [w2])
+        parts = []
+        for name, run, path_line, loss_line in (("AGD", agd, self.agd_path, self.agd_loss),
+                                                ("shallow GD", gd, self.gd_path, self.gd_loss)):
+            path = _path(run)
+            path_line.set_data(path[:, 0], path[:, 1])
+            x, losses = _curve(run.losses)
+            loss_line.set_data(x, np.minimum(losses, 5e2))  # a diverging run leaves the axes: pinned to the top
+            label = f"AGD (L = {self.depth})" if name == "AGD" else name
+            end = "last finite point" if bool(run.diverged) else "ends at"
+            parts.append(f"{label} {_reached(run, self.tol)}, {end} ({path[-1, 0]:.3g}, {path[-1, 1]:.3g})")
+        self.marks.update([(int(run.diverged_at), f"{name} diverged at step {int(run.diverged_at)}")
+                           for name, run in (("shallow GD", gd), ("AGD", agd)) if bool(run.diverged)])
+        msg = (f"start (w₁, w₂) = ({w1:.3g}, {w2:.3g}), η = {self.lr:g}; loss ≤ {self.tol:g}: {parts[0]}; "
+               f"{parts[1]}; solution ({self.solution[0]:.3g}, {self.solution[1]:.3g})")
+        self.status.value = msg
+        self.canvas.draw_idle()
+        return msg
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.ui._repr_mimebundle_(**kwargs)
+
+
+def clickable_alignment_paths(w1: float = 0.0, w2: float = 0.0, *, lr: float = 0.1, depth: int = 2):
+    """Notebook 05's Figure 2 (a) driven by pointing: see ``AlignmentClicker`` (w1, w2 on the grid ``PATH_GRID``
+    inside ``PATH_PLANE``; lr > 0; depth 1 to ``MAX_CLICK_DEPTH``)."""
+    return AlignmentClicker(w1, w2, lr=lr, depth=depth)

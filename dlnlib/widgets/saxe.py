@@ -82,7 +82,7 @@ def phase_demo_data(s: float, a0: float, b0: float, eta: float, t_max: float = 1
 def _phase_demo_data(s, a0, b0, eta, t_max):
     times = np.linspace(0.0, t_max, 300)
     a_f, b_f = ab_trajectory(a0, b0, s, times, rtol=1e-8, atol=1e-10)
-    steps = min(math.ceil(t_max / eta), MAX_GD_STEPS)
+    steps = MAX_GD_STEPS if t_max / eta >= MAX_GD_STEPS else math.ceil(t_max / eta)  # t_max / eta may be inf
     with torch.no_grad():
         a_g, b_g = ab_gradient_descent(a0, b0, s, eta, steps)
     flow = (times, a_f.numpy(), b_f.numpy())

@@ -62,6 +62,7 @@ LP_VIEW = endtoend.LpView(_axes()[1][0], steps=5)
 GAP_VIEW = endtoend.EquivalenceView(_axes()[1][0])
 DEPTH_VIEW = saxe.DepthView(_axes()[1][0], 3, 10.0)
 CLICKER = saxe.PhasePortraitClicker()
+ALIGN = agd.AlignmentClicker(gd_steps=20, agd_steps=10)
 
 KINDS = {
     "widgets.axes": [3, "abc", None, [], FIG, torch.ones(2, dtype=F64)],
@@ -140,6 +141,28 @@ ENTRIES = {
                                          {"lr": "number", "depth": "count", "lambda2": "number", "steps": "count",
                                           "tol": "positive"},
                                          extra_bad={"lr": [0.11, 10.0], "depth": [9]}),
+    "dlnlib.widgets.agd.paths_from": Entry(agd.paths_from, {"w1": 0.5, "w2": 1.0, "lr": 0.1, "depth": 2,
+                                                            "gd_steps": 20, "agd_steps": 10},
+                                           {"w1": "number", "w2": "number", "lr": "positive", "depth": "count",
+                                            "gd_steps": "count", "agd_steps": "count"},
+                                           extra_bad={"w1": [2.5, -1.5], "w2": [10.5], "depth": [9],
+                                                      "gd_steps": [20_001]}),
+    "dlnlib.widgets.agd.AlignmentClicker": Entry(agd.AlignmentClicker, {"w1": 0.0, "w2": 0.0, "lr": 0.1, "depth": 2,
+                                                                        "gd_steps": 20, "agd_steps": 10, "tol": 1e-6,
+                                                                        "drag": True},
+                                                 {"w1": "number", "w2": "number", "lr": "positive", "depth": "count",
+                                                  "gd_steps": "count", "agd_steps": "count", "tol": "positive",
+                                                  "drag": "flag"},
+                                                 extra_bad={"w1": [0.005, 2.5], "w2": [0.03, 10.5],
+                                                            "tol": [1e4, 1e-15], "agd_steps": [20_001]}),
+    "dlnlib.widgets.agd.AlignmentClicker.click": Entry(ALIGN.click, {"w1": 0.5, "w2": 1.0},
+                                                       {"w1": "number", "w2": "number"},
+                                                       extra_bad={"w1": [2.5], "w2": [-2.5]}),
+    "dlnlib.widgets.agd.clickable_alignment_paths": Entry(agd.clickable_alignment_paths, {"w1": 0.0, "w2": 0.0,
+                                                                                          "lr": 0.1, "depth": 2},
+                                                          {"w1": "number", "w2": "number", "lr": "positive",
+                                                           "depth": "count"},
+                                                          extra_bad={"w1": [0.005], "depth": [9]}),
     # balance
     "dlnlib.widgets.balance.factorisation_experiment": Entry(
         balance.factorisation_experiment, {"lr": 0.2, "scale": 0.1, "ratio": 1.0, "lam": 0.0, "trials": 2, "steps": 5},
