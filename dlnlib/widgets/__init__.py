@@ -346,6 +346,67 @@ def _events(events) -> None:
         raise ValueError(f"events: got {events!r}, expected a list of (x, label) pairs: a finite number and a str")
 
 
+
+def _ipympl_classes():
+    """ipympl's canvas widget and figure manager, imported without switching pyplot's backend.
+
+    Importing ``ipympl`` calls ``matplotlib.use("module://ipympl.backend_nbagg")`` when matplotlib is loaded,
+    which would turn every later static figure of the notebook into a widget; that one call is skipped.
+    """
+    import matplotlib
+
+    use = matplotlib.use
+    matplotlib.use = lambda *args, **kwargs: None
+    try:
+        from ipympl.backend_nbagg import Canvas, FigureManager
+    finally:
+        matplotlib.use = use
+    return Canvas, FigureManager
+
+
+class _PlaneClicker:
+    """The ipympl plumbing shared by the clickable figures (notebook 02's phase portrait, notebook 05's Figure 2).
+
+    A subclass builds ``fig`` and ``axes`` (clicks land in ``axes[0]``), ``sliders``, its start, and defines
+    ``redraw()`` and ``_pointed(x, y)``; then ``_mount()`` adds the canvas widget (no toolbar, shown at natural
+    size), the status line, the mouse handling (a press, or a move with a button held when ``drag``) and ``ui``,
+    and lays the figure out once.
+    """
+
+    drag = True
+
+    def _mount(self) -> None:
+        import ipywidgets as w
+
+        Canvas, FigureManager = _ipympl_classes()
+        self.canvas = Canvas(self.fig)
+        self.manager = FigureManager(self.canvas, 0)
+        self.canvas.header_visible = self.canvas.footer_visible = self.canvas.resizable = False
+        self.canvas.toolbar_visible = False
+        self.canvas.layout = w.Layout(width=f"{int(self.fig.get_figwidth() * self.fig.dpi)}px")
+        self.status = w.HTML(style={"font_size": "14pt"})
+        self.canvas.mpl_connect("button_press_event", self._on_mouse)
+        self.canvas.mpl_connect("motion_notify_event", self._on_mouse)
+        self.ui = w.VBox([w.HBox(list(self.sliders.values())), self.canvas, self.status])
+        with present_style():
+            self.fig.set_layout_engine("constrained")
+            self.redraw()
+            # Lay out without drawing: a draw before the front end has said 'initialized' makes ipympl 0.10 send
+            # the raw RGBA buffer as the image; JupyterLab, whose view already listens, shows it as a broken PNG,
+            # its next resize throws in drawImage and the canvas stays 0x0 (Voila attaches views later).
+            self.fig.draw_without_rendering()
+            self.fig.set_layout_engine("none")
+
+    def _on_mouse(self, event) -> None:
+        if event.inaxes is not self.axes[0] or event.xdata is None:
+            return
+        if event.name == "motion_notify_event":
+            held = getattr(event, "buttons", None)  # the buttons held during a move (matplotlib >= 3.10)
+            if not self.drag or not (held if held is not None else event.button):
+                return  # hovering moves nothing; dragging does (when drag is on)
+        self._pointed(event.xdata, event.ydata)
+
+
 class SliderFigure:
     """A figure redrawn into an ``ipywidgets.Image`` whenever one of ``sliders`` changes.
 

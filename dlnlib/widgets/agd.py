@@ -20,6 +20,7 @@ from . import (
     _float_slider,
     _int_slider,
     _number,
+    _PlaneClicker,
     _text,
     light_log_axis,
     make_figure,
@@ -229,7 +230,7 @@ def _reached(run, tol: float) -> str:
     return f"reached it after {k} iterations" if k >= 0 else f"did not reach it in {run.steps} steps"
 
 
-class AlignmentClicker:
+class AlignmentClicker(_PlaneClicker):
     """Notebook 05's Figure 2 (a) that takes clicks: clicking (or dragging) in the weight plane sets the start
     (w1, w2) of the effective parameter, and the figure draws the paths of shallow GD and of AGD from there
     (``paths_from``) with both loss curves; the status line gives, for each, the iterations to loss ``tol``
@@ -252,8 +253,6 @@ class AlignmentClicker:
     def __init__(self, w1: float = 0.0, w2: float = 0.0, *, lr: float = 0.1, depth: int = 2,
                  gd_steps: int = CLICK_GD_STEPS, agd_steps: int = CLICK_AGD_STEPS, tol: float = 1e-6,
                  drag: bool = True):
-        from .saxe import _ipympl_classes
-
         (lo1, hi1), (lo2, hi2) = PATH_PLANE
         self.sliders = {
             "w1": _float_slider("w1", "start w₁", w1, lo1, hi1, PATH_GRID[0], continuous=False),
@@ -262,7 +261,6 @@ class AlignmentClicker:
         self.lr, self.depth, self.gd_steps, self.agd_steps = _check_paths(lr, depth, gd_steps, agd_steps)
         self.tol = check_real("tol", tol, minimum=1e-14, maximum=1e3)
         self.drag = check_flag("drag", drag)
-        Canvas, FigureManager = _ipympl_classes()
         self.fig, axes = make_figure(1, 2, figsize=(10.0, 4.6))
         self.fig.set_dpi(96)  # 960 px wide, shown at natural size like the slider images
         self.axes = axes[0]
@@ -291,39 +289,18 @@ class AlignmentClicker:
             losses.set_title(f"loss (dashed: {self.tol:g})")
             light_log_axis(losses, numticks=4)
             self.marks = DivergenceMarks(losses, 1e2)
-        self.canvas = Canvas(self.fig)
-        self.manager = FigureManager(self.canvas, 0)
-        self.canvas.header_visible = self.canvas.footer_visible = self.canvas.resizable = False
-        self.canvas.toolbar_visible = False
-        self.canvas.layout = w.Layout(width=f"{int(self.fig.get_figwidth() * self.fig.dpi)}px")
-        self.status = w.HTML(style={"font_size": "14pt"})
         self.start, self.clicks, self.runs, self._syncing = (self._snap(w1, 0), self._snap(w2, 1)), 0, None, False
         for slider in self.sliders.values():
             slider.observe(self._on_slider, names="value")
-        self.canvas.mpl_connect("button_press_event", self._on_mouse)
-        self.canvas.mpl_connect("motion_notify_event", self._on_mouse)
-        self.ui = w.VBox([w.HBox(list(self.sliders.values())), self.canvas, self.status])
-        with present_style():
-            self.fig.set_layout_engine("constrained")
-            self.redraw()
-            # Lay out without drawing, as PhasePortraitClicker does (a draw before the front end has said
-            # 'initialized' makes ipympl send a raw buffer that JupyterLab shows as a broken image).
-            self.fig.draw_without_rendering()
-            self.fig.set_layout_engine("none")
+        self._mount()
 
     @staticmethod
     def _snap(v: float, k: int) -> float:
         return round(round(float(v) / PATH_GRID[k]) * PATH_GRID[k], 6)
 
-    def _on_mouse(self, event):
-        if event.inaxes is not self.axes[0] or event.xdata is None:
-            return
-        if event.name == "motion_notify_event":
-            held = getattr(event, "buttons", None)  # the buttons held during a move (matplotlib >= 3.10)
-            if not self.drag or not (held if held is not None else event.button):
-                return  # hovering moves nothing; dragging does (when drag is on)
+    def _pointed(self, w1: float, w2: float) -> None:
         (lo1, hi1), (lo2, hi2) = PATH_PLANE
-        self.click(min(max(event.xdata, lo1), hi1), min(max(event.ydata, lo2), hi2))
+        self.click(min(max(w1, lo1), hi1), min(max(w2, lo2), hi2))
 
     def _on_slider(self, _change):
         if self._syncing:

@@ -11,7 +11,7 @@ import torch
 from ..core import check_flag, check_int, check_positive
 from ..plotting.saxe import PhaseDemoView
 from ..saxe import ab_gradient_descent, ab_trajectory, deep_mode_strength, learning_time
-from . import SliderFigure, _axes, _float_slider, _int_slider, _number, make_figure, present_style
+from . import SliderFigure, _axes, _float_slider, _int_slider, _number, _PlaneClicker, make_figure, present_style
 
 __all__ = [
     "phase_demo_data",
@@ -214,24 +214,8 @@ def depth_delay_demo(s: float = 1.0, log10_u0: float = -3.0, depth: int = 3) -> 
     return SliderFigure(fig, axes, sliders, update)
 
 
-def _ipympl_classes():
-    """ipympl's canvas widget and figure manager, imported without switching pyplot's backend.
 
-    Importing ``ipympl`` calls ``matplotlib.use("module://ipympl.backend_nbagg")`` when matplotlib is loaded,
-    which would turn every later static figure of the notebook into a widget; that one call is skipped.
-    """
-    import matplotlib
-
-    use = matplotlib.use
-    matplotlib.use = lambda *args, **kwargs: None
-    try:
-        from ipympl.backend_nbagg import Canvas, FigureManager
-    finally:
-        matplotlib.use = use
-    return Canvas, FigureManager
-
-
-class PhasePortraitClicker:
+class PhasePortraitClicker(_PlaneClicker):
     """Notebook 02's phase portrait that takes clicks: clicking (or dragging) in the (a, b) plane sets the start,
     draws the gradient-flow trajectory and the GD iterates from there (``phase_demo_data``), and prints the
     conserved quantity a² − b² and where flow and GD end. Sliders set s and eta.
@@ -242,14 +226,12 @@ class PhasePortraitClicker:
     """
 
     def __init__(self, s: float = 1.0, a0: float = -1.2, b0: float = 1.4, eta: float = 0.15, *, grid: float = 0.05):
-        import ipywidgets as w
 
         sliders = {"s": _float_slider("s", "singular value s", s, 0.2, 2.0, 0.1),
                    "eta": _float_slider("eta", "learning rate η", eta, 0.01, 1.0, 0.01)}
         _on_plane("a0", a0)
         _on_plane("b0", b0)
         _number("grid", grid, lo=1e-3, hi=0.5)
-        Canvas, FigureManager = _ipympl_classes()
         self.grid = grid
         self.fig, axes = make_figure(1, 2, figsize=(10.0, 4.6))
         self.fig.set_dpi(96)  # 960 px wide, shown at natural size like the slider images
@@ -257,40 +239,18 @@ class PhasePortraitClicker:
         with present_style():
             self.view = PhaseDemoView(self.axes, present=True)
             self.axes[0].set_title("click or drag to set the start (a₀, b₀)")
-        self.canvas = Canvas(self.fig)
-        self.manager = FigureManager(self.canvas, 0)
-        self.canvas.header_visible = self.canvas.footer_visible = self.canvas.resizable = False
-        self.canvas.toolbar_visible = False
-        self.canvas.layout = w.Layout(width=f"{int(self.fig.get_figwidth() * self.fig.dpi)}px")
         self.sliders = sliders
-        self.status = w.HTML(style={"font_size": "14pt"})
         self.start, self.clicks = (self._snap(a0), self._snap(b0)), 0
         for slider in self.sliders.values():
             slider.observe(lambda _change: self.redraw(), names="value")
-        self.canvas.mpl_connect("button_press_event", self._on_mouse)
-        self.canvas.mpl_connect("motion_notify_event", self._on_mouse)
-        self.ui = w.VBox([w.HBox(list(self.sliders.values())), self.canvas, self.status])
-        with present_style():
-            self.fig.set_layout_engine("constrained")
-            self.redraw()
-            # Lay out without drawing: a draw before the front end has said 'initialized' makes ipympl 0.10 send
-            # the raw RGBA buffer as the image; JupyterLab, whose view already listens, shows it as a broken PNG,
-            # its next resize throws in drawImage and the canvas stays 0x0 (Voila attaches views later).
-            self.fig.draw_without_rendering()
-            self.fig.set_layout_engine("none")
+        self._mount()
 
     def _snap(self, v: float) -> float:
         # a start on a 0.05 grid (about 4 px on screen): clicking near a visited point hits the cache
         return round(round(float(v) / self.grid) * self.grid, 6)
 
-    def _on_mouse(self, event):
-        if event.inaxes is not self.axes[0] or event.xdata is None:
-            return
-        if event.name == "motion_notify_event":
-            held = getattr(event, "buttons", None)  # the buttons held during a move (matplotlib >= 3.10)
-            if not (held if held is not None else event.button):
-                return  # plain hovering moves nothing; dragging does
-        self.click(event.xdata, event.ydata)
+    def _pointed(self, a: float, b: float) -> None:
+        self.click(a, b)
 
     def click(self, a: float, b: float) -> str:
         """Start at (a, b) (in [-PLANE, PLANE], snapped to ``grid``); redraw; return the status line."""
