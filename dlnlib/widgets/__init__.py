@@ -406,6 +406,15 @@ class _PlaneClicker:
                 return  # hovering moves nothing; dragging does (when drag is on)
         self._pointed(event.xdata, event.ydata)
 
+    def _show(self, msg: str) -> str:
+        """Put ``msg`` in the status line, ask the canvas for a redraw, and return ``msg``."""
+        self.status.value = msg
+        self.canvas.draw_idle()
+        return msg
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.ui._repr_mimebundle_(**kwargs)
+
 
 class SliderFigure:
     """A figure redrawn into an ``ipywidgets.Image`` whenever one of ``sliders`` changes.

@@ -339,12 +339,7 @@ class AlignmentClicker(_PlaneClicker):
                            for name, run in (("shallow GD", gd), ("AGD", agd)) if bool(run.diverged)])
         msg = (f"start (w₁, w₂) = ({w1:.3g}, {w2:.3g}), η = {self.lr:g}; loss ≤ {self.tol:g}: {parts[0]}; "
                f"{parts[1]}; solution ({self.solution[0]:.3g}, {self.solution[1]:.3g})")
-        self.status.value = msg
-        self.canvas.draw_idle()
-        return msg
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.ui._repr_mimebundle_(**kwargs)
+        return self._show(msg)
 
 
 def clickable_alignment_paths(w1: float = 0.0, w2: float = 0.0, *, lr: float = 0.1, depth: int = 2):

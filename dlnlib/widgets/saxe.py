@@ -273,12 +273,7 @@ class PhasePortraitClicker(_PlaneClicker):
                   if np.isfinite(a_g) and np.isfinite(b_g) else summary)
         msg = (f"start (a₀, b₀) = ({a0:.3g}, {b0:.3g}); conserved a² − b² = {c0:.3g}; flow at t = {flow[0][-1]:g} "
                f"ends at ({a_f:.3g}, {b_f:.3g}) with a² − b² = {a_f * a_f - b_f * b_f:.3g}; {gd_end}")
-        self.status.value = msg
-        self.canvas.draw_idle()
-        return msg
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.ui._repr_mimebundle_(**kwargs)
+        return self._show(msg)
 
 
 def _on_plane(name: str, v) -> None:
