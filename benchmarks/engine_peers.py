@@ -1,5 +1,7 @@
 """dlnlib's engine against hand-written peers (batched torch, NumPy, JAX) on seed 000's experiment, in one run.
 
+Columns: dlnlib's engine as ``gradient_descent`` runs it (the compiled per-trial loop of ``dlnlib.kernels``), the
+same call with ``engine="torch"`` (the batched torch engine it replaced for these runs), then the peers.
 Setting (Hu 2023): diagonal completion of random d x d targets (d = 2), depth N = 3 (also 2 and 6),
 nn.Linear's default init, learning rate 0.1, PyTorch's mean-squared error on the diagonals, each trial
 stops at the first step with loss <= 1e-7. Every implementation starts from the same weights and
@@ -38,10 +40,12 @@ def setup(trials: int, depth: int, d: int = 2, seed: int = 0):
     return chain, torch.diagonal(targets, dim1=-2, dim2=-1).contiguous()
 
 
-def engine(chain, tdiag, cap):
-    """dlnlib.gradient_descent: stop steps, -1 for a trial that never reached tol."""
+def engine(chain, tdiag, cap, which="auto"):
+    """dlnlib.gradient_descent: stop steps, -1 for a trial that never reached tol. ``which="auto"`` gets the
+    compiled loop here (dlnlib.kernels); ``"torch"`` the torch engine (the one the compiled loop replaced)."""
     loss = dlnlib.DiagonalCompletion(torch.diag_embed(tdiag))
-    res = dlnlib.gradient_descent(chain, loss, lr=LR, steps=cap, tol=TOL, record_steps=[0], progress=False)
+    res = dlnlib.gradient_descent(chain, loss, lr=LR, steps=cap, tol=TOL, record_steps=[0], progress=False,
+                                  engine=which)
     return res.stopped_at.numpy()
 
 
@@ -220,11 +224,12 @@ def main(argv=None):
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     peers = {
+        "engine='torch'": lambda c, t, cap: engine(c, t, cap, "torch"),
         "batched torch": lambda c, t, cap: eager_peer(c, t, cap, torch),
         "NumPy": lambda c, t, cap: eager_peer(c, t, cap, np),
     }
     jp = None if args.no_jax else jax_peers()
-    names = ["dlnlib engine", *peers, "JAX jit+vmap+while_loop", "JAX, with compaction"]
+    names = ["dlnlib engine (compiled)", *peers, "JAX jit+vmap+while_loop", "JAX, with compaction"]
     if jp is not None:
         peers.update(jp)
     rows = ROWS[:2] if args.quick else ROWS

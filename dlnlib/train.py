@@ -16,7 +16,16 @@ import numpy as np
 import torch
 
 from .chains import _product, validate_chain
-from .core import MAX_STEPS, check_int, check_nonneg, check_ode_options, check_positive, solve_ode, time_grid
+from .core import (
+    MAX_STEPS,
+    check_choice,
+    check_int,
+    check_nonneg,
+    check_ode_options,
+    check_positive,
+    solve_ode,
+    time_grid,
+)
 from .losses import Loss
 
 __all__ = ["TrainResult", "FlowResult", "gradient_descent", "gradient_flow", "progress_enabled"]
@@ -33,6 +42,15 @@ def progress_enabled(progress: bool | None, work: int) -> bool:
         return progress
     check_int("work", work, minimum=0)
     return os.environ.get("DLNLIB_PROGRESS", "1") != "0" and work >= 200_000
+
+
+def _progress_bar(progress, steps: int, n_trials: int):
+    """A tqdm bar over ``steps`` when ``progress_enabled``, else None."""
+    if not progress_enabled(progress, steps * max(1, n_trials)):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=steps, desc="gradient descent", leave=False)
 
 
 @dataclass
@@ -382,6 +400,7 @@ def gradient_descent(
     weight_decay: float = 0.0,
     blowup: float = 1e8,
     progress: bool | None = None,
+    engine: str = "auto",
 ) -> TrainResult:
     """Batched gradient descent ``W_j <- W_j - lr * (D_j + weight_decay * W_j)`` on every layer.
 
@@ -398,6 +417,11 @@ def gradient_descent(
     The host looks at the run every ``CHUNK`` steps; between looks, stopping and freezing are tensor
     operations. A trial that blows up inside a chunk sends the chunk back to its start, to be run
     again with exact per-step checks (with a ``direction``, which may keep state, every step is exact).
+
+    engine: ``"auto"`` runs the compiled per-trial loop of ``dlnlib.kernels`` where it gives the torch engine's
+    numbers bit for bit (CPU, no direction or callbacks, ``DiagonalCompletion`` or ``SquaredError`` on small
+    layers; ``kernels.plan`` says why not otherwise) and the torch engine everywhere else; ``"torch"`` always
+    runs the torch engine; ``"compiled"`` insists on the compiled loop (a ValueError says why it cannot run).
     """
     chain = [w.clone() for w in validate_chain(chain, finite=True)]
     if not isinstance(loss, Loss):
@@ -424,13 +448,19 @@ def gradient_descent(
     if direction is not None and not callable(direction):
         raise ValueError(f"direction: got {type(direction).__name__}, expected a callable (chain, grads) -> list")
     rec_at = _record_steps(steps, record_every, record_steps)
+    check_choice("engine", engine, ("auto", "torch", "compiled"))
+    from . import kernels  # (imports numba: only when a run starts)
+
+    why = "engine='torch' was asked for" if engine == "torch" else kernels.plan(
+        chain, loss, lr, direction=direction, callbacks=callbacks)
+    if why is None:
+        return kernels.descend(chain, loss, lr, steps=steps, tol=tol, blowup=blowup, weight_decay=weight_decay,
+                               record=record, rec_at=rec_at, progress=progress)
+    if engine == "compiled":
+        raise ValueError(f"engine: the compiled loop cannot run this call: {why}; use engine='auto' or 'torch'")
     run = _Run(chain, loss, lr, tol=tol, blowup=blowup, weight_decay=weight_decay, direction=direction,
                record=record, callbacks=callbacks, rec_at=rec_at)
-    bar = None
-    if progress_enabled(progress, steps * max(1, run.n_trials)):
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=steps, desc="gradient descent", leave=False)
+    bar = _progress_bar(progress, steps, run.n_trials)
     run.check_exactly()  # step 0: a trial that starts non-finite or at loss <= tol never moves
     if 0 in rec_at:
         run.record(0)

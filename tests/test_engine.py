@@ -35,10 +35,13 @@ def plain_loop(chain, loss, lr, steps, tol=None, blowup=1e8):
         value, grads = loss.chain_value_and_grads(chain)
 
 
-def test_a_trial_crossing_tol_inside_a_chunk_reports_its_first_crossing_step():
+@pytest.mark.parametrize("engine", ["torch", "compiled"])
+def test_a_trial_crossing_tol_inside_a_chunk_reports_its_first_crossing_step(engine):
     chain, phi = seed000(12)
-    res = dlnlib.gradient_descent(chain, DiagonalCompletion(phi), lr=0.1, steps=3000, tol=1e-7, record_steps=[0])
-    assert res.info["looks"] <= 3000 // train.CHUNK + 2  # the host looked once per chunk, not per step
+    res = dlnlib.gradient_descent(chain, DiagonalCompletion(phi), lr=0.1, steps=3000, tol=1e-7, record_steps=[0],
+                                  engine=engine)
+    if engine == "torch":
+        assert res.info["looks"] <= 3000 // train.CHUNK + 2  # the host looked once per chunk, not per step
     inside = 0
     for k in range(12):
         stop, div, final = plain_loop([w[k:k + 1] for w in chain], DiagonalCompletion(phi[k:k + 1]), 0.1, 3000,
@@ -47,7 +50,7 @@ def test_a_trial_crossing_tol_inside_a_chunk_reports_its_first_crossing_step():
         inside += stop % train.CHUNK != 0
         for a, b in zip(final, res.chain):
             assert torch.equal(a, b[k:k + 1])
-    assert inside >= 10  # most stops fall strictly inside a chunk (measured: 12 of 12)
+    assert inside >= 10  # most stops fall strictly inside a chunk of the torch engine (measured: 12 of 12)
     assert res.n_steps == int(res.stopped_at.max())
 
 
@@ -57,7 +60,8 @@ def test_a_trial_diverging_inside_a_chunk_is_reported_at_its_step_with_its_last_
     chain = dlnlib.init_chain([3, 4, 2], "gaussian", scale=0.3, batch=(4,), seed=1, device="cpu")
     lrs = [0.05, 0.3, 0.9, 1.6]
     res = dlnlib.gradient_descent(chain, loss, lr=torch.tensor(lrs, dtype=torch.float64), steps=400, tol=0.05,
-                                  record_every=50)
+                                  record_every=50)  # (3 x 2 end-to-end: the torch engine; tests/test_kernels.py
+    # compares the compiled loop's divergences with the torch engine's)
     assert res.info["replays"] >= 1  # the chunk with the blow-up was run again with exact checks
     seen = 0
     for k, lr in enumerate(lrs):
@@ -74,7 +78,7 @@ def test_a_trial_diverging_inside_a_chunk_is_reported_at_its_step_with_its_last_
 def test_the_chunk_length_changes_no_result(monkeypatch, chunk):
     chain, phi = seed000(60, seed=2)
     lr = torch.linspace(0.05, 0.6, 60, dtype=torch.float64)  # the largest rates diverge
-    kw = dict(lr=lr, steps=700, tol=1e-7, record_every=9, record=("loss", "chain"))
+    kw = dict(lr=lr, steps=700, tol=1e-7, record_every=9, record=("loss", "chain"), engine="torch")
     ref = dlnlib.gradient_descent(chain, DiagonalCompletion(phi), **kw)
     monkeypatch.setattr(train, "CHUNK", chunk)
     other = dlnlib.gradient_descent(chain, DiagonalCompletion(phi), **kw)
