@@ -40,9 +40,10 @@ def setup(trials: int, depth: int, d: int = 2, seed: int = 0):
     return chain, torch.diagonal(targets, dim1=-2, dim2=-1).contiguous()
 
 
-def engine(chain, tdiag, cap, which="auto"):
-    """dlnlib.gradient_descent: stop steps, -1 for a trial that never reached tol. ``which="auto"`` gets the
-    compiled loop here (dlnlib.kernels); ``"torch"`` the torch engine (the one the compiled loop replaced)."""
+def engine(chain, tdiag, cap, which="compiled"):
+    """dlnlib.gradient_descent: stop steps, -1 for a trial that never reached tol. ``which="compiled"`` is what
+    ``engine="auto"`` picks for these runs once the loop is compiled (dlnlib.kernels); ``"torch"`` the torch
+    engine (the one the compiled loop replaced for them)."""
     loss = dlnlib.DiagonalCompletion(torch.diag_embed(tdiag))
     res = dlnlib.gradient_descent(chain, loss, lr=LR, steps=cap, tol=TOL, record_steps=[0], progress=False,
                                   engine=which)

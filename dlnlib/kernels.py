@@ -23,6 +23,8 @@ wide layers) runs on the torch engine.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 
@@ -45,6 +47,25 @@ _DIAGONAL, _SQUARED = 0, 1
 def available() -> bool:
     """Whether the compiled loop can run here (numba imports)."""
     return numba is not None
+
+
+def _on_disk() -> bool:
+    """Whether numba's cache of the loop is on disk (then loading it takes about a second)."""
+    try:
+        return os.path.exists(_descend._cache._cache_file._index_path)
+    except AttributeError:  # pragma: no cover - another numba's internals
+        return False
+
+
+def worth_it(n_trials: int, steps: int, dtype: torch.dtype) -> bool:
+    """Whether ``engine="auto"`` should take the compiled loop (the results are the same either way): always once
+    it is loaded in this process; otherwise only when the torch engine would run long enough to pay for loading it
+    (about 1 s from numba's cache) or for compiling it (about 15 s, once per machine and Python)."""
+    kind = numba.from_dtype(np.dtype(str(dtype).removeprefix("torch.")))
+    if any(sig[0].dtype == kind for sig in _descend.signatures):
+        return True
+    torch_seconds = steps * (60e-6 + 3e-8 * n_trials)  # the torch engine's cost per step (upper bound: no early stop)
+    return torch_seconds >= (1.0 if _on_disk() else 20.0)
 
 
 def plan(chain, loss, lr, *, direction, callbacks) -> str | None:
@@ -101,7 +122,7 @@ if numba is not None:
     # one, so the lanes in use are always exactly the live trials.
     LANES = 128
 
-    @njit(cache=True, inline="always")
+    @njit(cache=True)
     def _matmul(a, a0, b, b0, out, o0, rows, inner, cols, a_t, b_t, acc, width):
         """``out = A @ B`` in every lane, for row-major blocks of rows of ``a``/``b``/``out`` (A rows x inner,
         B inner x cols); ``a_t``/``b_t`` read the stored block transposed. Accumulates from 0 in order of the
@@ -119,7 +140,7 @@ if numba is not None:
                         for l in range(width):
                             out[oi, l] += a[ia, l] * b[ib, l]
 
-    @njit(cache=True, inline="always")
+    @njit(cache=True)
     def _value_and_grads(w, dims, offs, poffs, pre, left, tmp, acc, g, v, kind, td, sx, sy, const, factor2, factor,
                          width):
         """Loss ``v`` and layer gradients ``g`` of the chains ``w`` (flat layers, one lane per trial), as the

@@ -118,6 +118,15 @@ def _names_tuple(name: str, value) -> tuple:
     return names
 
 
+def _n_trials(chain, lr) -> int:
+    """How many trials the chain and learning rate make (before the loss's own batch is counted)."""
+    shapes = [w.shape[:-2] for w in chain] + [lr.shape if isinstance(lr, torch.Tensor) else ()]
+    try:
+        return torch.broadcast_shapes(*shapes).numel()
+    except RuntimeError:
+        return 1  # (the shapes are refused with their reason later)
+
+
 def _lr_tensor(lr, like: torch.Tensor) -> torch.Tensor:
     if isinstance(lr, torch.Tensor):
         check_positive("lr", lr)
@@ -453,6 +462,8 @@ def gradient_descent(
 
     why = "engine='torch' was asked for" if engine == "torch" else kernels.plan(
         chain, loss, lr, direction=direction, callbacks=callbacks)
+    if why is None and engine == "auto" and not kernels.worth_it(_n_trials(chain, lr), steps, chain[0].dtype):
+        why = "a short run (loading the compiled loop would take longer than the torch engine)"
     if why is None:
         return kernels.descend(chain, loss, lr, steps=steps, tol=tol, blowup=blowup, weight_decay=weight_decay,
                                record=record, rec_at=rec_at, progress=progress)

@@ -91,21 +91,34 @@ def test_a_trial_is_computed_the_same_alone_and_in_a_batch():
     chain = dlnlib.init_chain([2] * 4, "default", batch=(50,), seed=8)
     target = dlnlib.data.completion_targets(2, (50,), seed=9)
     lr = torch.linspace(0.05, 2.0, 50, dtype=torch.float64)
-    res = dlnlib.gradient_descent(chain, DiagonalCompletion(target), lr=lr, steps=2000, tol=1e-7)
-    assert res.info["engine"] == "compiled"
+    res = dlnlib.gradient_descent(chain, DiagonalCompletion(target), lr=lr, steps=2000, tol=1e-7, engine="compiled")
     for k in (0, 17, 49):
         one = dlnlib.gradient_descent([w[k:k + 1] for w in chain], DiagonalCompletion(target[k:k + 1]), lr=lr[k:k + 1],
-                                      steps=2000, tol=1e-7)
+                                      steps=2000, tol=1e-7, engine="compiled")
         assert (int(one.stopped_at), int(one.diverged_at)) == (int(res.stopped_at[k]), int(res.diverged_at[k]))
         assert all(torch.equal(a[0], b[k]) for a, b in zip(one.chain, res.chain))
 
 
-def test_auto_picks_the_compiled_loop_only_where_plan_allows():
+def test_auto_picks_the_compiled_loop_only_where_plan_allows_and_loading_it_pays():
     chain = dlnlib.init_chain([2, 2, 2], "default", batch=(3,), seed=0)
     loss = DiagonalCompletion(dlnlib.data.completion_targets(2, (3,), seed=1))
+    dlnlib.gradient_descent(chain, loss, lr=0.1, steps=5, engine="compiled")  # loaded in this process now
     assert dlnlib.gradient_descent(chain, loss, lr=0.1, steps=5).info["engine"] == "compiled"
     assert "looks" in dlnlib.gradient_descent(chain, loss, lr=0.1, steps=5, engine="torch").info
     assert "looks" in dlnlib.gradient_descent(chain, loss, lr=0.1, steps=5, callbacks={"n": lambda c: c[0].sum()}).info
+
+
+class _NotLoaded:
+    signatures = []
+
+
+@pytest.mark.parametrize("on_disk", [False, True])
+def test_auto_loads_the_compiled_loop_only_for_runs_long_enough_to_pay_for_it(monkeypatch, on_disk):
+    monkeypatch.setattr(kernels, "_descend", _NotLoaded())
+    monkeypatch.setattr(kernels, "_on_disk", lambda: on_disk)
+    assert not kernels.worth_it(1_000, 300, torch.float64)  # about 30 ms on the torch engine
+    assert kernels.worth_it(1_000, 100_000, torch.float64) == on_disk  # about 9 s: pays for loading, not compiling
+    assert kernels.worth_it(10_000, 100_000, torch.float64)  # about 36 s
 
 
 def _plans():
