@@ -426,6 +426,9 @@ def descend(chain, loss, lr, *, steps, tol, blowup, weight_decay, record, rec_at
             t1 = int(rec[-1])
         r_loss = np.empty((len(rec), n), dtype=np_dt)
         r_chain = np.empty((len(rec) if keep_chain else 0, n, ws.shape[1]), dtype=np_dt)
+        frozen = ~active  # (the kernel writes the records of the trials it runs; these repeat their state)
+        r_loss[:, frozen] = np.where(diverged, np.nan, vals)[frozen]
+        r_chain[:, frozen] = ws[frozen]
         still = _descend(ws, gs, vals, active, diverged, age, lrs, limits, *args, t, t1, rec, r_loss, r_chain)
         keep(rec, r_loss, r_chain)
         if bar is not None:

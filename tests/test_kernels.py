@@ -39,6 +39,8 @@ RUNS = {  # learning rates and records that exercise stops, divergence, weight d
     "diverges": dict(lr=3.0, steps=150, tol=1e-6),
     "decay": dict(lr=0.05, steps=200, tol=1e-5, record_every=7, weight_decay=1e-3),
     "steps": dict(lr=0.2, steps=300, tol=1e-6, record_steps=[0, 3, 17, 299], blowup=1e3),
+    "some start stopped": dict(lr=0.1, steps=60, tol=0.4, record_every=5, record=("loss", "chain")),
+    "some start diverged": dict(lr=0.1, steps=60, blowup=0.9, record_every=5, record=("loss", "chain")),
 }
 
 
@@ -153,3 +155,19 @@ def test_engine_must_be_a_known_name():
     loss = DiagonalCompletion(torch.eye(2, dtype=torch.float64))
     with pytest.raises(ValueError, match="engine"):
         dlnlib.gradient_descent(chain, loss, lr=0.1, steps=3, engine="numba")
+
+
+@pytest.mark.parametrize("progress", [False, True])
+def test_windows_of_records_change_no_result(monkeypatch, progress):
+    # a small record budget (or a progress bar) splits the run into windows: trials leave their lanes at each window's
+    # end and come back at the next; nothing may change
+    monkeypatch.setattr(kernels, "_RECORD_BUDGET", 200)
+    chain = dlnlib.init_chain([2, 2, 2, 2], "default", batch=(30,), seed=3)
+    loss = DiagonalCompletion(dlnlib.data.completion_targets(2, (30,), seed=4))
+    lr = torch.linspace(0.05, 2.5, 30, dtype=torch.float64)
+    kw = dict(lr=lr, steps=600, tol=1e-8, record_every=3, record=("loss", "chain"))
+    ref = dlnlib.gradient_descent(chain, loss, engine="torch", progress=False, **kw)
+    out = dlnlib.gradient_descent(chain, loss, engine="compiled", progress=progress, **kw)
+    assert bool(ref.diverged.any()) and bool(ref.converged.any())
+    for field in ("chain", "steps", "history", "stopped_at", "diverged_at", "final_loss", "n_steps"):
+        assert _equal(getattr(ref, field), getattr(out, field)), field
