@@ -238,7 +238,7 @@ def main(argv=None):
           + (f"jax {__import__('jax').__version__}" if jp is not None else "jax not installed"))
     print("| trials | depth | cap | " + " | ".join(names) + " | identical counts |")
     print("|---" * (len(names) + 4) + "|")
-    all_same = True
+    all_same, torch_same = True, True
     for trials, depth, cap in rows:
         chain, tdiag = setup(trials, depth)
         reps = args.big_repeats if trials >= 10_000 else args.repeats
@@ -252,8 +252,9 @@ def main(argv=None):
             t, out = best_time(peers[name], (chain, tdiag, cap), reps, warm=not big or name.startswith("JAX"))
             n_diff = int((out != ref).sum())
             same &= n_diff == 0
+            torch_same = n_diff == 0 if name == "engine='torch'" else torch_same
             cells.append(f"{1e3 * t:.1f} ms ({t / t_eng:.2g}x{f', {n_diff} counts differ' if n_diff else ''})")
-        all_same &= same
+        all_same &= torch_same  # the torch engine must agree exactly; peers with an unfused update may not
         unconverged = int((ref < 0).sum())
         print(f"| {trials:,} | {depth} | {cap:,} ({unconverged} never stop) | " + " | ".join(cells) + f" | {same} |")
     print("(x) = peer time / engine time: above 1 means the engine is faster. Best of "
