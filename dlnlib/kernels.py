@@ -122,7 +122,7 @@ if numba is not None:
     # one, so the lanes in use are always exactly the live trials.
     LANES = 128
 
-    @njit(cache=True)
+    @njit(cache=True, inline="always")
     def _matmul(a, a0, b, b0, out, o0, rows, inner, cols, a_t, b_t, acc, width):
         """``out = A @ B`` in every lane, for row-major blocks of rows of ``a``/``b``/``out`` (A rows x inner,
         B inner x cols); ``a_t``/``b_t`` read the stored block transposed. Accumulates from 0 in order of the
@@ -140,7 +140,7 @@ if numba is not None:
                         for l in range(width):
                             out[oi, l] += a[ia, l] * b[ib, l]
 
-    @njit(cache=True)
+    @njit(cache=True, inline="always")
     def _value_and_grads(w, dims, offs, poffs, pre, left, tmp, acc, g, v, kind, td, sx, sy, const, factor2, factor,
                          width):
         """Loss ``v`` and layer gradients ``g`` of the chains ``w`` (flat layers, one lane per trial), as the
@@ -226,6 +226,26 @@ if numba is not None:
         sc[0, lane], sc[2, lane], sc[3, lane], sc[4, lane] = vals[i], lrs[i], limits[i], const[i]
         ints[0, lane], ints[1, lane], ints[2, lane] = i, t0, 0
 
+    @njit(cache=True, inline="always")
+    def _update(w, g, new, lr, wd, width):
+        """The update ``W <- W - lr (D + wd W)`` of every lane, rounded once (torch's addcmul), into ``new``."""
+        for k in range(w.shape[0]):
+            for l in range(width):
+                d = g[k, l] + wd * w[k, l] if wd != 0 else g[k, l]
+                new[k, l] = _fma(-lr[l], d, w[k, l])
+
+    @njit(cache=True)
+    def _leave(lane, i, done, first_rec, ws, gs, vals, active, diverged, v, w, g, rec_loss, rec_chain):
+        """Trial ``i`` leaves its lane (stopped, diverged, or at the window's end): its state goes back to the
+        trial arrays and its records from ``first_rec`` on repeat that state."""
+        for k in range(ws.shape[1]):
+            ws[i, k] = w[k, lane]
+            gs[i, k] = g[k, lane]
+        vals[i] = v[lane]
+        active[i] = not done
+        for r in range(first_rec, rec_loss.shape[0]):
+            _keep(lane, i, r, diverged, v, w, rec_loss, rec_chain)
+
     @njit(cache=True)
     def _keep(lane, i, r, diverged, v, w, rec_loss, rec_chain):
         """Record ``r`` of trial ``i`` from its lane (NaN loss once diverged)."""
@@ -273,10 +293,7 @@ if numba is not None:
         waiting = lanes
         still = 0
         while width:
-            for k in range(size):  # the update W <- W - lr (D + wd W), one rounding
-                for l in range(width):
-                    d = g[k, l] + wd * w[k, l] if wd != 0 else g[k, l]
-                    new[k, l] = _fma(-lr[l], d, w[k, l])
+            _update(w, g, new, lr, wd, width)
             _value_and_grads(new, dims, offs, poffs, pre, left, tmp, acc, gnew, vnew, kind, td, sx, sy, cst,
                              factor2, factor, width)
             w, new = new, w  # the new iterates are taken; a lane that diverged takes its old one back below
@@ -302,15 +319,9 @@ if numba is not None:
                     if rec[nrec[l]] == s:
                         _keep(l, i, nrec[l], diverged, v, w, rec_loss, rec_chain)
                     nrec[l] += 1
-                if done or s >= t1:  # the trial leaves its lane: its state back, its later records frozen
-                    for k in range(size):
-                        ws[i, k] = w[k, l]
-                        gs[i, k] = g[k, l]
-                    vals[i] = v[l]
-                    active[i] = not done
+                if done or s >= t1:
+                    _leave(l, i, done, nrec[l], ws, gs, vals, active, diverged, v, w, g, rec_loss, rec_chain)
                     still += not done
-                    for r in range(nrec[l], n_rec):
-                        _keep(l, i, r, diverged, v, w, rec_loss, rec_chain)
                     if waiting < queue.shape[0]:
                         _load(l, queue[waiting], t0, ws, gs, vals, lrs, limits, tdiag, sxx, syx, const, w, g, td, sx,
                               sy, sc, ints)
