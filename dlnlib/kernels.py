@@ -60,7 +60,7 @@ def _on_disk() -> bool:
 def worth_it(n_trials: int, steps: int, dtype: torch.dtype) -> bool:
     """Whether ``engine="auto"`` should take the compiled loop (the results are the same either way): always once
     it is loaded in this process; otherwise only when the torch engine would run long enough to pay for loading it
-    (about 1 s from numba's cache) or for compiling it (about 15 s, once per machine and Python)."""
+    (about 1.5 s from numba's cache) or for compiling it (about 17 s, once per machine and Python)."""
     kind = numba.from_dtype(np.dtype(str(dtype).removeprefix("torch.")))
     if any(sig[0].dtype == kind for sig in _descend.signatures):
         return True

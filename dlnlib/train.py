@@ -427,10 +427,12 @@ def gradient_descent(
     operations. A trial that blows up inside a chunk sends the chunk back to its start, to be run
     again with exact per-step checks (with a ``direction``, which may keep state, every step is exact).
 
-    engine: ``"auto"`` runs the compiled per-trial loop of ``dlnlib.kernels`` where it gives the torch engine's
-    numbers bit for bit (CPU, no direction or callbacks, ``DiagonalCompletion`` or ``SquaredError`` on small
-    layers; ``kernels.plan`` says why not otherwise) and the torch engine everywhere else; ``"torch"`` always
-    runs the torch engine; ``"compiled"`` insists on the compiled loop (a ValueError says why it cannot run).
+    engine: ``"auto"`` runs the compiled loop of ``dlnlib.kernels`` where it gives the torch engine's numbers bit
+    for bit (CPU, no direction or callbacks, ``DiagonalCompletion`` or ``SquaredError`` on small layers;
+    ``kernels.plan`` says why not otherwise) and where it pays: once it is loaded in the process, or for a run
+    long enough to cover loading it (``kernels.worth_it``); the torch engine everywhere else. The results are the
+    same either way. ``"torch"`` always runs the torch engine; ``"compiled"`` insists on the compiled loop (a
+    ValueError says why it cannot run).
     """
     chain = [w.clone() for w in validate_chain(chain, finite=True)]
     if not isinstance(loss, Loss):
