@@ -104,6 +104,19 @@ def plan(chain, loss, lr, *, direction, callbacks) -> str | None:
     return None
 
 
+def _jit(**options):
+    """numba's ``njit`` with its on-disk cache, or without it where numba finds no writable place for one (a
+    read-only install without a home directory): then the loop is compiled once per process instead."""
+
+    def wrap(fn):
+        try:
+            return njit(cache=True, **options)(fn)
+        except RuntimeError:  # "cannot cache function ...: no locator available"
+            return njit(**options)(fn)
+
+    return wrap
+
+
 if numba is not None:
 
     @intrinsic
@@ -122,7 +135,7 @@ if numba is not None:
     # one, so the lanes in use are always exactly the live trials.
     LANES = 128
 
-    @njit(cache=True, inline="always")
+    @_jit(inline="always")
     def _matmul(a, a0, b, b0, out, o0, rows, inner, cols, a_t, b_t, acc, width):
         """``out = A @ B`` in every lane, for row-major blocks of rows of ``a``/``b``/``out`` (A rows x inner,
         B inner x cols); ``a_t``/``b_t`` read the stored block transposed. Accumulates from 0 in order of the
@@ -140,7 +153,7 @@ if numba is not None:
                         for l in range(width):
                             out[oi, l] += a[ia, l] * b[ib, l]
 
-    @njit(cache=True, inline="always")
+    @_jit(inline="always")
     def _value_and_grads(w, dims, offs, poffs, pre, left, tmp, acc, g, v, kind, td, sx, sy, const, factor2, factor,
                          width):
         """Loss ``v`` and layer gradients ``g`` of the chains ``w`` (flat layers, one lane per trial), as the
@@ -211,7 +224,7 @@ if numba is not None:
                 for l in range(width):
                     g[offs[0] + i, l] = left[i, l]
 
-    @njit(cache=True)
+    @_jit()
     def _load(lane, i, t0, ws, gs, vals, lrs, limits, tdiag, sxx, syx, const, w, g, td, sx, sy, sc, ints):
         """Trial ``i`` (at step ``t0``) into lane ``lane``."""
         for k in range(ws.shape[1]):
@@ -226,7 +239,7 @@ if numba is not None:
         sc[0, lane], sc[2, lane], sc[3, lane], sc[4, lane] = vals[i], lrs[i], limits[i], const[i]
         ints[0, lane], ints[1, lane], ints[2, lane] = i, t0, 0
 
-    @njit(cache=True, inline="always")
+    @_jit(inline="always")
     def _update(w, g, new, lr, wd, width):
         """The update ``W <- W - lr (D + wd W)`` of every lane, rounded once (torch's addcmul), into ``new``."""
         for k in range(w.shape[0]):
@@ -234,7 +247,7 @@ if numba is not None:
                 d = g[k, l] + wd * w[k, l] if wd != 0 else g[k, l]
                 new[k, l] = _fma(-lr[l], d, w[k, l])
 
-    @njit(cache=True)
+    @_jit()
     def _leave(lane, i, done, first_rec, ws, gs, vals, active, diverged, v, w, g, rec_loss, rec_chain):
         """Trial ``i`` leaves its lane (stopped, diverged, or at the window's end): its state goes back to the
         trial arrays and its records from ``first_rec`` on repeat that state."""
@@ -246,7 +259,7 @@ if numba is not None:
         for r in range(first_rec, rec_loss.shape[0]):
             _keep(lane, i, r, diverged, v, w, rec_loss, rec_chain)
 
-    @njit(cache=True)
+    @_jit()
     def _keep(lane, i, r, diverged, v, w, rec_loss, rec_chain):
         """Record ``r`` of trial ``i`` from its lane (NaN loss once diverged)."""
         rec_loss[r, i] = np.nan if diverged[i] else v[lane]
@@ -254,14 +267,14 @@ if numba is not None:
             for k in range(w.shape[0]):
                 rec_chain[r, i, k] = w[k, lane]
 
-    @njit(cache=True)
+    @_jit()
     def _move(arrays, src, dst):
         """Lane ``src`` of every (rows, lanes) array into lane ``dst``."""
         for a in arrays:
             for q in range(a.shape[0]):
                 a[q, dst] = a[q, src]
 
-    @njit(cache=True)
+    @_jit()
     def _descend(ws, gs, vals, active, diverged, age, lrs, limits, dims, offs, poffs, kind, tdiag, sxx, syx, const,
                  factor2, factor, tol, has_tol, wd, t0, t1, rec, rec_loss, rec_chain):
         """Every active trial from step ``t0`` to ``t1`` (or its stop or divergence), in lanes; the state arrays

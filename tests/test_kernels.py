@@ -171,3 +171,18 @@ def test_windows_of_records_change_no_result(monkeypatch, progress):
     assert bool(ref.diverged.any()) and bool(ref.converged.any())
     for field in ("chain", "steps", "history", "stopped_at", "diverged_at", "final_loss", "n_steps"):
         assert _equal(getattr(ref, field), getattr(out, field)), field
+
+
+def test_without_a_writable_cache_the_loop_is_compiled_per_process(monkeypatch):
+    # numba raises at decoration when no cache locator works (read-only install, no home directory)
+    calls = []
+
+    def njit(**options):
+        calls.append(options)
+        if options.get("cache"):
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'f.py'")
+        return lambda fn: fn
+
+    monkeypatch.setattr(kernels, "njit", njit)
+    f = kernels._jit(inline="always")(lambda x: x + 1)
+    assert f(1) == 2 and calls == [{"cache": True, "inline": "always"}, {"inline": "always"}]
