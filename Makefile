@@ -37,7 +37,7 @@ lint: setup
 	$(BIN)/ruff check dlnlib tests benchmarks
 
 test: setup lint
-	$(CHECKED_ENV) $(BIN)/python -m pytest -q $(PARALLEL) tests notebooks $(NBVAL)
+	$(CHECKED_ENV) $(BIN)/python -m pytest -q --durations=25 $(PARALLEL) tests notebooks $(NBVAL)
 
 unit: setup
 	$(CHECKED_ENV) $(BIN)/python -m pytest -q tests
