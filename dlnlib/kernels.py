@@ -378,7 +378,7 @@ def descend(chain, loss, lr, *, steps, tol, blowup, weight_decay, record, rec_at
     """``gradient_descent`` on the compiled loop (the caller has checked the arguments and ``plan``); returns the
     same ``TrainResult`` as the torch engine, bit for bit."""
     from .chains import _product
-    from .train import TrainResult, _lr_tensor, _progress_bar
+    from .train import TrainResult, _blowup_limit, _lr_tensor, _progress_bar, _stop_steps
 
     ref = chain[0]
     dt, np_dt = ref.dtype, (np.float64 if ref.dtype == torch.float64 else np.float32)
@@ -412,9 +412,8 @@ def descend(chain, loss, lr, *, steps, tol, blowup, weight_decay, record, rec_at
     gs = np.empty_like(ws)
     for j, g in enumerate(grads):
         gs[:, offs[j]:offs[j + 1]] = g.reshape(n, -1).numpy()
-    finite0 = torch.isfinite(value)
-    limit = blowup * torch.clamp(torch.where(finite0, value, torch.ones_like(value)), min=1.0)
-    diverged = ~(finite0 & (value <= limit))
+    limit = _blowup_limit(value, blowup)
+    diverged = ~(torch.isfinite(value) & (value <= limit))  # step 0, as the torch engine's first exact check
     active = ~diverged
     if tol is not None:
         active &= ~(value <= tol)
@@ -481,15 +480,13 @@ def descend(chain, loss, lr, *, steps, tol, blowup, weight_decay, record, rec_at
             history["singular_values"] = torch.linalg.svdvals(w_end)
         if "chain" in record:
             history["chain"] = stacked
-    age_t, div_t = torch.from_numpy(age).reshape(batch), torch.from_numpy(diverged).reshape(batch)
-    stopped = ~torch.from_numpy(active).reshape(batch) & ~div_t
-    minus = torch.full_like(age_t, -1)
+    stopped_at, diverged_at = _stop_steps(*(torch.from_numpy(a).reshape(batch) for a in (active, diverged, age)))
     return TrainResult(
         chain=layers(ws, ()),
         steps=torch.tensor(rec_steps, dtype=torch.long),
         history=history,
-        stopped_at=torch.where(stopped, age_t, minus),
-        diverged_at=torch.where(div_t, age_t, minus),
+        stopped_at=stopped_at,
+        diverged_at=diverged_at,
         final_loss=torch.from_numpy(vals).reshape(batch),
         n_steps=t,
         tol=tol,

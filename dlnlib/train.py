@@ -127,6 +127,17 @@ def _n_trials(chain, lr) -> int:
         return 1  # (the shapes are refused with their reason later)
 
 
+def _blowup_limit(value: torch.Tensor, blowup: float) -> torch.Tensor:
+    """Each trial's divergence threshold: ``blowup * max(initial loss, 1)`` (1 for a non-finite initial loss)."""
+    return blowup * torch.clamp(torch.where(torch.isfinite(value), value, torch.ones_like(value)), min=1.0)
+
+
+def _stop_steps(active: torch.Tensor, diverged: torch.Tensor, age: torch.Tensor) -> tuple:
+    """``(stopped_at, diverged_at)`` from the trials' final status and their count of updates, -1 where not."""
+    minus = torch.full_like(age, -1)
+    return torch.where(~active & ~diverged, age, minus), torch.where(diverged, age, minus)
+
+
 def _lr_tensor(lr, like: torch.Tensor) -> torch.Tensor:
     if isinstance(lr, torch.Tensor):
         check_positive("lr", lr)
@@ -206,8 +217,7 @@ class _Run:
             value, grads = loss._chain_value_and_grads(chain)
         self.loss, self.chain, self.value, self.grads = loss, chain, value, grads
         self.lr, self.step_lr = lr_b, lr_b[..., None, None]
-        finite0 = torch.isfinite(value)
-        self.limit = blowup * torch.clamp(torch.where(finite0, value, torch.ones_like(value)), min=1.0)
+        self.limit = _blowup_limit(value, blowup)
         self.active = torch.ones(value.shape, dtype=torch.bool, device=ref.device)
         self.age = torch.zeros(value.shape, dtype=torch.long, device=ref.device)
         self.diverged = torch.zeros_like(self.active)
@@ -372,9 +382,7 @@ class _Run:
     def result(self, n_steps: int) -> TrainResult:
         """The ``TrainResult`` of the run."""
         full = self.full_state()
-        inactive = ~full["active"]
-        stopped = inactive & ~full["diverged"]
-        minus = torch.full_like(full["age"], -1)
+        stopped_at, diverged_at = _stop_steps(full["active"], full["diverged"], full["age"])
         history = {}
         for name, vals in self.hist.items():
             if name == "chain":
@@ -385,8 +393,8 @@ class _Run:
             chain=full["chain"],
             steps=torch.tensor(self.rec_steps, dtype=torch.long),
             history=history,
-            stopped_at=torch.where(stopped, full["age"], minus),
-            diverged_at=torch.where(full["diverged"], full["age"], minus),
+            stopped_at=stopped_at,
+            diverged_at=diverged_at,
             final_loss=full["value"].detach(),
             n_steps=n_steps,
             tol=self.tol,
