@@ -19,6 +19,63 @@ def drive(handle, name, values):
     return images
 
 
+def test_encode_png_round_trips_exactly():
+    import io
+
+    from PIL import Image
+
+    from dlnlib.widgets import encode_png
+
+    rng = np.random.default_rng(0)
+    for shape in [(1, 1, 4), (3, 7, 4), (50, 31, 4)]:
+        rgba = rng.integers(0, 256, shape, dtype=np.uint8)
+        png = encode_png(rgba)
+        decoded = Image.open(io.BytesIO(png))
+        assert decoded.mode == "RGBA" and decoded.size == (shape[1], shape[0])
+        assert np.array_equal(np.asarray(decoded), rgba)
+    flat = np.full((400, 900, 4), 255, np.uint8)  # a white figure: 1.44 MB of pixels, 7 kB of PNG
+    assert len(encode_png(flat)) < 10_000
+    with pytest.raises(ValueError, match="rgba"):
+        encode_png(np.ones((4, 4, 3), np.uint8))
+
+
+def test_slider_figure_redraws_only_what_update_touches():
+    """A line that update moves becomes animated and is drawn over the kept background; a change of the axes'
+    limits redraws the background (the ticks change); both pictures equal a full draw."""
+    import io
+
+    from PIL import Image
+
+    from dlnlib.widgets import SliderFigure, float_slider, make_figure
+
+    fig, axes = make_figure(1, 1, figsize=(4.0, 3.0))
+    ax = axes[0, 0]
+    (static,) = ax.plot([0, 1], [0, 1], color="0.5")
+    (moving,) = ax.plot([], [], color="tab:red", lw=3)
+
+    def update(a, zoom):
+        moving.set_data([0, 1], [a, 1 - a])
+        if ax.get_xlim() != (0.0, zoom):
+            ax.set_xlim(0.0, zoom)
+
+    h = SliderFigure(fig, axes, {"a": float_slider("a", 0.2, 0.0, 1.0, 0.1),
+                                 "zoom": float_slider("zoom", 1.0, 1.0, 2.0, 0.5)}, update)
+    assert moving.get_animated() and not static.get_animated()
+    draws = []
+    canvas_draw = h.fig.canvas.draw
+    h.fig.canvas.draw = lambda: (draws.append(1), canvas_draw())[1]
+
+    def same_as_full_draw():
+        shown = np.asarray(Image.open(io.BytesIO(bytes(h.image.value))))
+        return np.array_equal(shown, np.asarray(Image.open(io.BytesIO(h._render(full=True)))))
+
+    h.sliders["a"].value = 0.7
+    assert draws == [] and same_as_full_draw()  # only the red line was drawn again
+    draws.clear()
+    h.sliders["zoom"].value = 2.0
+    assert draws[:1] == [1] and same_as_full_draw()  # new limits: the background was drawn again
+
+
 def test_depth_demo_redraws_for_every_depth_and_scale():
     h = depth_demo()
     images = [bytes(h.image.value)] + drive(h, "depth", [1, 2, 5, 8]) + drive(h, "scale", [0.1, 0.6, 1.2])

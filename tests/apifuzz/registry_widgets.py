@@ -67,6 +67,8 @@ ALIGN = agd.AlignmentClicker(gd_steps=20, agd_steps=10)
 KINDS = {
     "widgets.axes": [3, "abc", None, [], FIG, torch.ones(2, dtype=F64)],
     "widgets.figure": [3, "abc", None, [], AX, OTHER_FIG],
+    "widgets.rgba": [3, "abc", None, [], np.ones((4, 4, 3), np.uint8), np.ones((4, 4, 4)),
+                     np.zeros((0, 4, 4), np.uint8), np.ones((4, 4), np.uint8), [[[0, 0, 0, 255]]]],
     "widgets.figsize": [(0.0, 3.0), (-1.0, 3.0), (float("nan"), 3.0), (float("inf"), 3.0), (3.0,), "ab", None,
                         (1e6, 1e6), (3.0, 3.0, 3.0), 3, (True, 3.0), ("a", "b")],
     "widgets.format": [3, None, "abc", "%", ".3q", b".3g", ""],
@@ -125,6 +127,8 @@ ENTRIES = {
                                            {"ax": "widgets.axes", "axis": "name", "numticks": "count"}),
     "dlnlib.widgets.make_figure": Entry(wd.make_figure, {"nrows": 1, "ncols": 2, "figsize": (3.0, 2.0)},
                                         {"nrows": "count", "ncols": "count", "figsize": "widgets.figsize"}),
+    "dlnlib.widgets.encode_png": Entry(wd.encode_png, {"rgba": np.full((3, 5, 4), 200, np.uint8)},
+                                       {"rgba": "widgets.rgba"}),
     "dlnlib.widgets.render_png": Entry(wd.render_png, {"fig": FIG, "dpi": 20},
                                        {"fig": "widgets.figure", "dpi": "count"}),
     # agd
