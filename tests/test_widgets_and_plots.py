@@ -233,3 +233,37 @@ def test_clickable_alignment_paths_start_where_clicked():
                         (lambda: h.click(0.0, 11.0), r"^w2: got 11.0")]:
         with pytest.raises(ValueError, match=match):
             call()
+
+
+def test_text_stamps_replay_the_same_pixels_as_matplotlib():
+    """Texts drawn again from the kept glyph images (rotated ones too) look exactly as matplotlib draws them;
+    mathtext with a fraction (which also draws a rule) is not kept."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from dlnlib.widgets import _TextStamps, present_style
+
+    def picture(stamps=None, times=1):
+        with present_style():
+            fig = Figure(figsize=(4.0, 3.0), dpi=96)
+            canvas = FigureCanvasAgg(fig)
+            ax = fig.add_subplot()
+            ax.set_title("depth 3, η = 0.05, init std 0.3")
+            ax.text(0.1, 0.5, r"$\frac{a}{b}$ and ‖W‖", color="tab:red")
+            ax.text(0.5, 0.2, "rotated", rotation=30)
+            ax.legend(handles=ax.plot([0, 1], [0, 1], label="balanced: max 0.12"))
+            for _ in range(times):
+                if stamps is not None:
+                    stamps.install(canvas.get_renderer())
+                canvas.draw()
+            return np.asarray(canvas.buffer_rgba()).copy()
+
+    plain = picture()
+    stamps = _TextStamps()
+    replayed = picture(stamps, times=3)
+    assert np.array_equal(plain, replayed)
+    assert stamps.hits > 0 and stamps.misses > 0
+    assert not any(key[0].startswith("$") for key in stamps.kept)
+    kept_before = len(stamps.kept)
+    picture(stamps, times=1)  # a new figure with the same texts at the same places: all drawn from the stamps
+    assert len(stamps.kept) == kept_before

@@ -463,7 +463,7 @@ class SliderFigure:
         self.status = w.HTML(style={"font_size": "14pt"})  # read from the back of the room too
         self.timings_ms: list[float] = []
         self.renders = 0
-        self._background = None
+        self._background, self._stamps, self._left_stale = None, _TextStamps(), set()
         for s in self.sliders.values():
             s.observe(self._on_change, names="value")
         controls = w.HBox(list(self.sliders.values()), layout=w.Layout(flex_flow="row wrap"))
@@ -528,13 +528,20 @@ class SliderFigure:
         the change has already made the figure stale, so the next render redraws the background without it."""
         for _, artists in self._members():
             for a in artists:
-                if a.stale and not a.get_animated():
-                    a.set_animated(True)
+                if not a.get_animated() and any(b.stale and id(b) not in self._left_stale for b in _family(a)):
+                    _animate(a)
+
+    def _static_stale(self) -> set:
+        """The static artists (and their parts) that are stale right after a draw: those a draw does not reset
+        (hidden ones, a legend's packing boxes), so that their flag says nothing about ``update``."""
+        return {id(b) for _, artists in self._members() for a in artists if not a.get_animated()
+                for b in _family(a) if b.stale}
 
     def _render(self, *, full: bool = False) -> bytes:
         """PNG of the figure: the kept background (redrawn when matplotlib marks the figure stale, or ``full``)
         with the animated artists drawn over it, axes by axes in z-order."""
         canvas = self.fig.canvas
+        self._stamps.install(canvas.get_renderer())
         with present_style():  # ticks that a new axis range needs are made at draw time, from the style then
             if full or self._background is None or self.fig.stale:
                 canvas.draw()  # matplotlib leaves animated artists out of a draw to the screen
@@ -545,10 +552,104 @@ class SliderFigure:
             for _, artists in self._members():
                 for a in sorted((a for a in artists if a.get_animated()), key=lambda a: a.get_zorder()):
                     a.draw(renderer)
+        # Drawing an animated artist can flag its parents stale as a side effect (a legend sizes its frame patch
+        # while it draws); the background is what it was, so those flags are cleared.
+        for ax in self.fig.axes:
+            ax.stale = False
+        self.fig.stale = False
+        self._left_stale = self._static_stale()
         return encode_png(np.asarray(canvas.buffer_rgba()))
 
     def _repr_mimebundle_(self, **kwargs):
         return self.ui._repr_mimebundle_(**kwargs)
+
+
+class _TextStamps:
+    """Agg draws each text glyph by glyph through FreeType (about 5 ms for a 30-character label on a laptop-class
+    core: most of a redraw); a slider figure draws the same texts at the same places again and again.
+
+    ``install(renderer)`` wraps that renderer's ``draw_text``: the first time a text is drawn, the glyph images
+    it hands to the Agg core are recorded; later draws of the same string, font, angle and position at the same
+    resolution replay them (the same calls with the same images: the same pixels). A text whose drawing makes any
+    other call (mathtext rules) is not kept, and one whose draw fails to record is drawn as matplotlib does."""
+
+    MAX = 4096
+
+    def __init__(self):
+        from collections import OrderedDict
+
+        self.kept: OrderedDict = OrderedDict()
+        self.hits = self.misses = 0
+
+    def install(self, renderer) -> None:
+        if getattr(renderer, "_dlnlib_stamps", None) is self or not hasattr(renderer, "_renderer"):
+            return
+        plain = renderer.draw_text
+
+        def draw_text(gc, x, y, s, prop, angle, ismath=False, mtext=None):
+            import matplotlib as mpl
+
+            features = (mtext.get_fontfeatures(), mtext.get_language()) if mtext is not None else None
+            key = (s, hash(prop), float(x), float(y), float(angle), str(ismath), repr(features),
+                   gc.get_antialiased(), renderer.dpi, renderer.height, mpl.rcParams["text.hinting"],
+                   mpl.rcParams["text.hinting_factor"])
+            calls = self.kept.get(key)
+            if calls is not None:
+                self.kept.move_to_end(key)
+                self.hits += 1
+                for buffer, left, bottom in calls:
+                    renderer._renderer.draw_text_image(buffer, left, bottom, 0, gc)
+                return None
+            self.misses += 1
+            core, recorder = renderer._renderer, _Recorder(renderer._renderer)
+            renderer._renderer = recorder
+            try:
+                out = plain(gc, x, y, s, prop, angle, ismath, mtext)
+            finally:
+                renderer._renderer = core
+            if recorder.calls is not None:
+                self.kept[key] = recorder.calls
+                if len(self.kept) > self.MAX:
+                    self.kept.popitem(last=False)
+            return out
+
+        renderer.draw_text = draw_text
+        renderer._dlnlib_stamps = self
+
+
+class _Recorder:
+    """Stands in for Agg's core renderer while one text is drawn: passes every call on, and keeps the glyph
+    images drawn (``calls`` becomes None if anything else is drawn)."""
+
+    def __init__(self, core):
+        self._core, self.calls = core, []
+
+    def draw_text_image(self, buffer, left, bottom, angle, gc):
+        if self.calls is not None:
+            if angle == 0:
+                self.calls.append((np.array(buffer, copy=True), left, bottom))
+            else:
+                self.calls = None
+        return self._core.draw_text_image(buffer, left, bottom, angle, gc)
+
+    def __getattr__(self, name):
+        self.calls = None
+        return getattr(self._core, name)
+
+
+def _family(artist):
+    """``artist`` and everything it draws, depth first."""
+    yield artist
+    for child in artist.get_children():
+        yield from _family(child)
+
+
+def _animate(artist) -> None:
+    """Mark ``artist`` and everything it draws (a legend's texts and keys) animated: a change to any of them then
+    no longer flags the axes stale."""
+    artist.set_animated(True)
+    for child in artist.get_children():
+        _animate(child)
 
 
 def _animatable(artist) -> bool:

@@ -150,6 +150,9 @@ class LpView:
         _plain_log_labels(ax)
         self.marks = DivergenceMarks(ax, top / 2)
         self.title = ax.set_title(" ")
+        # one legend, its labels rewritten by update (a new legend per update would redraw the whole figure)
+        self.legend = ax.legend(handles=[self.deep, self.shallow], labels=[" ", " "], loc="upper right",
+                                frameon=False)
 
     def update(self, depth: int, lr: float, p: int, scale: float, *, dataset: str = "diabetes", width: int = 50,
                steps: int | None = None) -> str:
@@ -172,8 +175,12 @@ class LpView:
                            for N, x in zip(sorted(curves, reverse=True), events) if x is not None])
         for N, line, color in ((depth, self.deep, "tab:blue"), (1, self.shallow, "gray")):
             line.set_color("tab:red" if divergence(*curves[N]) is not None else color)
-        self.ax.legend(handles=[self.deep] + ([self.shallow] if depth != 1 else []), loc="upper right",
-                       frameon=False)
+        (deep_text, shallow_text), (deep_key, shallow_key) = self.legend.get_texts(), self.legend.legend_handles
+        deep_text.set_text(f"depth {depth}")
+        shallow_text.set_text("depth 1" if depth != 1 else "")
+        shallow_key.set_visible(depth != 1)
+        for key, line in ((deep_key, self.deep), (shallow_key, self.shallow)):
+            key.set_color(line.get_color())
         self.title.set_text(f"{dataset}, l_{p} loss, η = {lr:.3g}, init std {scale:g}")
 
         def word(g):
@@ -308,6 +315,8 @@ class EquivalenceView:
         _plain_log_labels(ax)
         self.marks = DivergenceMarks(ax, top / 2)
         self.title = ax.set_title(" ")
+        self.legend = ax.legend(handles=[self.lines[1], self.lines[0]], labels=[" ", " "], loc="lower right",
+                                frameon=False)
 
     def update(self, depth: int, lr: float, scale: float) -> str:
         """Show the runs at (depth, lr, scale) of ``equivalence_sweep`` over the view's time (lr one of ``GAP_LRS``,
@@ -326,7 +335,8 @@ class EquivalenceView:
             if x is not None:
                 runs.append((x, f"{name} diverged by t = {x:.2g}"))
         self.marks.update(runs)
-        self.ax.legend(handles=[self.lines[1], self.lines[0]], loc="lower right", frameon=False)
+        for text, kind in zip(self.legend.get_texts(), (1, 0)):
+            text.set_text(self.lines[kind].get_label())
         self.title.set_text(f"depth {depth}, η = {lr:g}, init std {scale:g}")
         mu = float(r.max_gap[k, 0, s])
         ladder = ", ".join(f"{e:g}: {float(g):.2g}" for e, g in zip(GAP_LRS, r.max_gap[:, 1, s]))
