@@ -85,6 +85,26 @@ def test_depth_demo_redraws_for_every_depth_and_scale():
     assert "diverged" in h.status.value
 
 
+@pytest.mark.parametrize("depth", [1, 4, 8])
+def test_depth_demo_sweep_is_depth_experiment_trial_by_trial(depth):
+    """The demo computes every init std of a depth in one batched run: each scale's slice holds the same numbers
+    as depth_experiment at that scale (a run whose trials all diverge ends early and records its last step; the
+    batched run goes on, NaN for those trials)."""
+    from dlnlib.widgets.tour import SCALE_STEP, _depth_sweep, depth_experiment
+
+    sweep = _depth_sweep(depth, 24)
+    for k in (0, 5, 23):
+        with torch.no_grad():
+            one = depth_experiment(depth, round((k + 1) * SCALE_STEP, 10))
+        alone, batched = one.history["loss"], sweep.history["loss"][:, k]
+        common = torch.isin(one.steps, sweep.steps)
+        rows = torch.isin(sweep.steps, one.steps)
+        assert torch.equal(alone[common].nan_to_num(-1.0), batched[rows].nan_to_num(-1.0))
+        assert alone[~common].isnan().all() and batched[~rows & (sweep.steps > one.steps.max())].isnan().all()
+        assert torch.equal(one.diverged_at, sweep.diverged_at[k])
+        assert torch.equal(one.final_loss, sweep.final_loss[k])
+
+
 def test_scalar_chain_demo_redraws_and_reports_divergence():
     h = scalar_chain_demo()
     images = [bytes(h.image.value)] + drive(h, "eta", [0.05, 0.4, 1.2]) + drive(h, "w1", [-1.5, 0.7])

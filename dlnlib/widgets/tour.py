@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import torch
 
 from ..chains import init_chain
@@ -12,7 +13,7 @@ from ..data import teacher_regression
 from ..losses import SquaredError
 from ..plotting import plot_losses
 from ..train import TrainResult, gradient_descent
-from . import SliderFigure, _axes, _float_slider, _int_slider, clear_data, light_log_axis, make_figure
+from . import SliderFigure, _axes, _float_slider, _int_slider, clear_data, light_log_axis, make_figure, present_style
 
 __all__ = ["depth_experiment", "draw_depth_experiment", "depth_demo", "MAX_WIDTH"]
 
@@ -69,18 +70,103 @@ def draw_depth_experiment(ax, result, depth: int, scale: float):
     return f"median final loss {med:.3g}; {int(result.diverged.sum())} of {final.numel()} diverged"
 
 
+SCALE_STEP = 0.05
+"""The step of the demo's init-std slider (0.05 to 1.2)."""
+
+
+@lru_cache(maxsize=16)
+def _depth_sweep(depth: int, n_scales: int, width: int = 4, trials: int = 8, steps: int = 150, lr: float = 0.15,
+                 seed: int = 0):
+    """``depth_experiment(depth, scale)`` for every scale k * SCALE_STEP (k = 1..n_scales) in one batched run of
+    shape (n_scales, trials): trial by trial the same initialisations and the same numbers (the trials of a batch
+    do not interact), except that a scale whose trials all diverged is not cut short."""
+    X, Y, _ = teacher_regression(width, width, 64, seed=seed, device="cpu")
+    loss = SquaredError(X, Y)
+    chains = [init_chain([width] * (depth + 1), "gaussian", scale=round(k * SCALE_STEP, 10), batch=(trials,),
+                         seed=seed + 1, device="cpu") for k in range(1, n_scales + 1)]
+    with torch.no_grad():
+        return gradient_descent([torch.stack(layer) for layer in zip(*chains)], loss, lr=lr, steps=steps,
+                                record_every=5)
+
+
+class _DepthCurves:
+    """What ``draw_depth_experiment`` draws (median, 10-90% band, three single runs, diverged runs in red ending
+    in an x), built once and updated in place, so that a slider move redraws only the curves."""
+
+    def __init__(self, ax, steps: int, individual: int = 3):
+        self.ax = ax
+        (self.median,) = ax.plot([], [], color="C0", lw=2)
+        self.band = ax.fill_between([0.0, 1.0], [1.0, 1.0], [1.0, 1.0], color="C0", alpha=0.2, lw=0)
+        self.singles = [ax.plot([], [], color="C0", lw=0.7, alpha=0.6)[0] for _ in range(individual)]
+        self.failed = [ax.plot([], [], color="tab:red", lw=0.8, alpha=0.7)[0] for _ in range(max(individual, 3))]
+        (self.ends,) = ax.plot([], [], "x", color="tab:red", ms=8)
+        ax.set_yscale("log")
+        ax.set_xlim(0, steps)
+        ax.set_ylim(1e-6, 10)
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        light_log_axis(ax)
+        self.legend = ax.legend(handles=[self.median, self.ends], labels=[" ", " "], frameon=False)
+        self.title = ax.set_title(" ")
+
+    def update(self, x, y, label: str) -> None:
+        """x: steps (T,); y: losses (T, trials), NaN after a divergence."""
+        finite = np.isfinite(y)
+        diverged = ~finite.all(axis=0)
+        ok = y[:, ~diverged]
+        if ok.shape[1]:
+            lo, hi = np.quantile(ok, [0.1, 0.9], axis=1)
+            self.median.set_data(x, np.median(ok, axis=1))
+            self.band.set_verts([np.column_stack([np.r_[x, x[::-1]], np.r_[lo, hi[::-1]]])])
+        else:
+            self.median.set_data([], [])
+            self.band.set_verts([])
+        self.band.set_visible(ok.shape[1] > 1)
+        for k, line in enumerate(self.singles):
+            line.set_data((x, ok[:, k]) if k < ok.shape[1] else ([], []))
+        ends = []
+        bad = np.flatnonzero(diverged)
+        for k, line in enumerate(self.failed):
+            last = np.flatnonzero(finite[:, bad[k]]) if k < len(bad) else np.array([], int)
+            if last.size:
+                i = last[-1]
+                line.set_data(x[: i + 1], y[: i + 1, bad[k]])
+                ends.append((x[i], y[i, bad[k]]))
+            else:
+                line.set_data([], [])
+        self.ends.set_data([e[0] for e in ends], [e[1] for e in ends])
+        median_text, failed_text = self.legend.get_texts()
+        median_text.set_text(label)
+        failed_text.set_text(f"diverged: {int(diverged.sum())} of {y.shape[1]} trials" if diverged.any() else "")
+        self.legend.legend_handles[1].set_visible(bool(diverged.any()))
+
+
 def depth_demo(depth: int = 4, scale: float = 0.3) -> SliderFigure:
-    """Sliders for depth (1-8) and initial scale; redraws the loss curves of 8 batched trials."""
+    """Sliders for depth (1-8) and initial scale; redraws the loss curves of 8 batched trials.
+
+    Every setting of the sliders is computed when the demo is built (one batched run per depth, about a second
+    in all), so a slider move only redraws."""
     sliders = {
         "depth": _int_slider("depth", "depth N", depth, 1, 8, continuous=False),
-        "scale": _float_slider("scale", "init std σ", scale, 0.05, 1.2, 0.05, continuous=False),
+        "scale": _float_slider("scale", "init std σ", scale, SCALE_STEP, 1.2, SCALE_STEP, continuous=False),
     }
+    n_scales = round(1.2 / SCALE_STEP)
     fig, axes = make_figure(1, 1, figsize=(7.5, 3.8))
-    ax = axes[0, 0]
+    with present_style():
+        view = _DepthCurves(axes[0, 0], steps=150)
+        # the setting is in the legend (and on the sliders): a static title is drawn once, with the background
+        view.title.set_text("layerwise GD on a 4x4 teacher, 8 trials")
+    for n in range(1, 9):
+        _depth_sweep(n, n_scales)
 
     def update(depth, scale):
-        with torch.no_grad():
-            res = depth_experiment(depth, scale)
-        return draw_depth_experiment(ax, res, depth, scale)
+        res = _depth_sweep(depth, n_scales)
+        k = round(scale / SCALE_STEP) - 1
+        y = res.history["loss"][:, k].numpy()
+        view.update(res.steps.numpy().astype(float), y, f"depth {depth}, init std {scale:g}")
+        final, diverged = res.final_loss[k], res.diverged[k]
+        ok = final[~diverged]
+        med = float(ok.median()) if ok.numel() else float("nan")
+        return f"median final loss {med:.3g}; {int(diverged.sum())} of {final.numel()} diverged"
 
     return SliderFigure(fig, axes, sliders, update)
