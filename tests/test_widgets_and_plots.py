@@ -123,6 +123,20 @@ def test_scalar_chain_flow_conserves_and_gd_drifts_like_eta():
     assert 5 < drift_big / drift_small < 20  # roughly proportional to eta (factor 10)
 
 
+@pytest.mark.parametrize("start", [(0.1, 1.8), (1.5, -0.3), (-2.0, 2.0), (0.0, 0.1), (2.0, 2.0)])
+def test_scalar_chain_flow_is_gradient_flow(start):
+    """The demo's flow (the gradient written out, NumPy right-hand side) is dlnlib's gradient_flow: identical on this
+    machine; 1e-12 leaves room for torch and NumPy rounding a product differently elsewhere."""
+    from dlnlib.widgets.gradients import _flow_path, _scalar_problem
+
+    w1, w2 = start
+    for x, y in ((1.0, 1.0), (-0.5, 2.0)):
+        chain, loss = _scalar_problem(w1, w2, x, y)
+        ref = dlnlib.gradient_flow(chain, loss, np.linspace(0.0, 6.0, 120), rtol=1e-8, atol=1e-10)
+        ref = np.stack([ref.chains[0][:, 0, 0].numpy(), ref.chains[1][:, 0, 0].numpy()], axis=1)
+        assert np.abs(_flow_path(w1, w2, x, y, 6.0) - ref).max() < 1e-12
+
+
 def test_plot_losses_stops_diverged_curves(tmp_path, monkeypatch):
     import matplotlib
 

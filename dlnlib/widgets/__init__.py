@@ -470,6 +470,7 @@ class SliderFigure:
         self.ui = w.VBox([controls, self.image, self.status])
         self._fix_layout()
         self._render(full=True)  # everything drawn once: from here on, what update touches is marked stale
+        self._learn()
         self.refresh()
 
     def _fix_layout(self) -> None:
@@ -523,12 +524,28 @@ class SliderFigure:
         yield self.fig, [a for a in [*self.fig.texts, *self.fig.legends, *self.fig.lines, *self.fig.patches]
                          if _animatable(a)]
 
+    def _learn(self) -> None:
+        """Find what ``update`` touches before the first slider move: call it once with each slider one step away
+        from its value (a text that shows a value changes only when the value does), then mark what it touched.
+        Without this, the first move that touches an artist redraws the whole background once more."""
+        with present_style():
+            for name, slider in self.sliders.items():
+                step = _neighbour(slider)
+                if step is not None:
+                    self._update(**{**self.values, name: step})
+                    self._animate_touched()
+
     def _animate_touched(self) -> None:
-        """Mark as animated every artist ``update`` has just touched (matplotlib left it stale). The first time,
-        the change has already made the figure stale, so the next render redraws the background without it."""
+        """Mark as animated every artist ``update`` has just touched (matplotlib left it stale), and every hidden
+        one. The first time, the change has already made the figure stale, so the next render redraws the
+        background without it."""
         for _, artists in self._members():
             for a in artists:
-                if not a.get_animated() and any(b.stale and id(b) not in self._left_stale for b in _family(a)):
+                if a.get_animated():
+                    continue
+                # hidden: a draw leaves it stale, so its flag cannot tell; drawn over the background, it costs
+                # nothing while hidden and shows without a full redraw when update makes it visible
+                if not a.get_visible() or any(b.stale and id(b) not in self._left_stale for b in _family(a)):
                     _animate(a)
 
     def _static_stale(self) -> set:
@@ -635,6 +652,24 @@ class _Recorder:
     def __getattr__(self, name):
         self.calls = None
         return getattr(self._core, name)
+
+
+def _neighbour(slider):
+    """The value one step from ``slider``'s (up, or down at the top), or None for a slider with one position."""
+    if isinstance(slider, w.SelectionSlider):
+        values = [o[1] if isinstance(o, tuple) else o for o in slider.options]
+        k = values.index(slider.value)
+        return values[k + 1] if k + 1 < len(values) else (values[k - 1] if k else None)
+    if isinstance(slider, (w.IntSlider, w.FloatSlider, w.FloatLogSlider)):
+        if isinstance(slider, w.FloatLogSlider):
+            e = math.log(slider.value, slider.base)
+            e = e + slider.step if e + slider.step <= slider.max + 1e-9 else e - slider.step
+            return float(f"{slider.base ** e:.10g}") if slider.min - 1e-9 <= e else None
+        up, down = slider.value + slider.step, slider.value - slider.step
+        if isinstance(slider, w.FloatSlider):
+            up, down = round(up, 10), round(down, 10)
+        return up if up <= slider.max else (down if down >= slider.min else None)
+    return None
 
 
 def _family(artist):
