@@ -301,3 +301,47 @@ def test_text_stamps_replay_the_same_pixels_as_matplotlib():
     kept_before = len(stamps.kept)
     picture(stamps, times=1)  # a new figure with the same texts at the same places: all drawn from the stamps
     assert len(stamps.kept) == kept_before
+
+
+def test_slider_figure_redraws_only_the_axes_whose_limits_changed():
+    """Two panels: new limits on the right one redraw that panel alone (its region wiped to the bare figure),
+    the picture equal to a full draw; the left panel is drawn again only by a full draw."""
+    import io
+
+    from PIL import Image
+
+    from dlnlib.widgets import SliderFigure, float_slider, make_figure, present_style
+
+    fig, axes = make_figure(1, 2, figsize=(6.0, 3.0))
+    left, right = axes[0]
+    left.plot([0, 1], [0, 1])
+    (curve,) = right.plot([], [], color="tab:red")
+
+    def update(level):
+        curve.set_data([0, 1], [0, level])
+        if right.get_ylim() != (0.0, level):
+            right.set_ylim(0.0, level)
+
+    h = SliderFigure(fig, axes, {"level": float_slider("level", 1.0, 1.0, 1000.0, 1.0)}, update)
+    drawn = []
+
+    def counted(ax, name):
+        draw = ax.draw
+
+        def counting(renderer):
+            drawn.append(name)
+            return draw(renderer)
+
+        ax.draw = counting
+
+    counted(left, "left")
+    counted(right, "right")
+    for level in (7.0, 250.0, 3.0):
+        drawn.clear()
+        h.sliders["level"].value = level
+        assert drawn == ["right"]
+        shown = np.asarray(Image.open(io.BytesIO(bytes(h.image.value))))
+        with present_style():
+            full = np.asarray(Image.open(io.BytesIO(h._render(full=True))))
+        assert np.array_equal(shown, full), level
+        assert "left" in drawn

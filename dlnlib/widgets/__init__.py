@@ -464,6 +464,7 @@ class SliderFigure:
         self.timings_ms: list[float] = []
         self.renders = 0
         self._background, self._stamps, self._left_stale = None, _TextStamps(), set()
+        self._blank, self._extents = None, {}
         for s in self.sliders.values():
             s.observe(self._on_change, names="value")
         controls = w.HBox(list(self.sliders.values()), layout=w.Layout(flex_flow="row wrap"))
@@ -561,8 +562,7 @@ class SliderFigure:
         self._stamps.install(canvas.get_renderer())
         with present_style():  # ticks that a new axis range needs are made at draw time, from the style then
             if full or self._background is None or self.fig.stale:
-                canvas.draw()  # matplotlib leaves animated artists out of a draw to the screen
-                self._background = canvas.copy_from_bbox(self.fig.bbox)
+                self._draw_background(full)
             else:
                 canvas.restore_region(self._background)
             renderer = canvas.get_renderer()
@@ -576,6 +576,44 @@ class SliderFigure:
         self.fig.stale = False
         self._left_stale = self._static_stale()
         return encode_png(np.asarray(canvas.buffer_rgba()))
+
+    def _draw_background(self, full: bool) -> None:
+        """Draw the background again: only the axes matplotlib flagged stale when the others are untouched and
+        each stale axes' old and new extent (ticks, labels, title) lies clear of every other axes' extent (its
+        region is wiped to the bare figure and the axes drawn there); otherwise the whole figure."""
+        from matplotlib.transforms import Bbox
+
+        canvas = self.fig.canvas
+        renderer = canvas.get_renderer()
+        stale = [ax for ax in self.fig.axes if ax.stale]
+        regions = []
+        if not full and self._background is not None and 0 < len(stale) < len(self.fig.axes) and not any(
+                c.stale and not c.get_animated() for c in self.fig.get_children() if not isinstance(c, Axes)):
+            for ax in stale:
+                box = Bbox.union([self._extents[ax], ax.get_tightbbox(renderer)]).padded(2)
+                regions.append(Bbox.intersection(box, self.fig.bbox))
+            others = [self._extents[ax].padded(2) for ax in self.fig.axes if ax not in stale]
+            if any(r is None or any(r.overlaps(o) for o in others) for r in regions):
+                regions = []
+        if regions:
+            canvas.restore_region(self._background)
+            for ax, region in zip(stale, regions):
+                # Agg counts rows from the top; xy=(0, 0) keeps the pixels where they were
+                height = self.fig.bbox.height
+                box = (math.floor(region.x0), math.floor(height - region.y1), math.ceil(region.x1),
+                       math.ceil(height - region.y0))
+                canvas.restore_region(self._blank, bbox=box, xy=(0, 0))
+                ax.draw(renderer)
+        else:
+            if self._blank is None:  # the bare figure, to wipe one axes' region with
+                renderer.clear()
+                self.fig.patch.draw(renderer)
+                self._blank = canvas.copy_from_bbox(self.fig.bbox)
+            canvas.draw()  # matplotlib leaves animated artists out of a draw to the screen
+            stale = self.fig.axes
+        for ax in stale:
+            self._extents[ax] = ax.get_tightbbox(renderer)
+        self._background = canvas.copy_from_bbox(self.fig.bbox)
 
     def _repr_mimebundle_(self, **kwargs):
         return self.ui._repr_mimebundle_(**kwargs)
