@@ -345,3 +345,20 @@ def test_slider_figure_redraws_only_the_axes_whose_limits_changed():
             full = np.asarray(Image.open(io.BytesIO(h._render(full=True))))
         assert np.array_equal(shown, full), level
         assert "left" in drawn
+
+
+def test_depth_delay_grid_is_depth_curves():
+    """The depth-delay demo solves all 96 slider pairs (s, log10 u0) at once: each curve agrees with depth_curves'
+    own solve to the solver's tolerance (1.0e-5 measured: one error control for all pairs at rtol 1e-7), the half
+    times (closed form) to rounding."""
+    from dlnlib.widgets.saxe import _depth_curves, _depth_grid
+
+    s_values = tuple(round(0.25 * k, 6) for k in range(1, 9))
+    u0_values = tuple(round(-6.0 + 0.5 * k, 6) for k in range(12))
+    t, curves, half = _depth_grid(s_values, u0_values)
+    assert curves.shape == (400, 8, 12, 6) and half.shape == (8, 12, 6)
+    for i, j in [(0, 0), (3, 6), (7, 11), (7, 0), (0, 11), (4, 2)]:
+        t1, c1, h1 = _depth_curves(s_values[i], u0_values[j], 6, 40.0)
+        assert np.array_equal(t, t1)
+        assert np.abs(c1 - curves[:, i, j]).max() < 3e-5
+        assert np.allclose(h1, half[i, j], rtol=1e-12, atol=0)

@@ -586,11 +586,12 @@ class SliderFigure:
         canvas = self.fig.canvas
         renderer = canvas.get_renderer()
         stale = [ax for ax in self.fig.axes if ax.stale]
-        regions = []
+        regions, extents = [], {}
         if not full and self._background is not None and 0 < len(stale) < len(self.fig.axes) and not any(
                 c.stale and not c.get_animated() for c in self.fig.get_children() if not isinstance(c, Axes)):
             for ax in stale:
-                box = Bbox.union([self._extents[ax], ax.get_tightbbox(renderer)]).padded(2)
+                extents[ax] = ax.get_tightbbox(renderer)
+                box = Bbox.union([self._extents[ax], extents[ax]]).padded(2)
                 regions.append(Bbox.intersection(box, self.fig.bbox))
             others = [self._extents[ax].padded(2) for ax in self.fig.axes if ax not in stale]
             if any(r is None or any(r.overlaps(o) for o in others) for r in regions):
@@ -610,9 +611,8 @@ class SliderFigure:
                 self.fig.patch.draw(renderer)
                 self._blank = canvas.copy_from_bbox(self.fig.bbox)
             canvas.draw()  # matplotlib leaves animated artists out of a draw to the screen
-            stale = self.fig.axes
-        for ax in stale:
-            self._extents[ax] = ax.get_tightbbox(renderer)
+            extents = {ax: ax.get_tightbbox(renderer) for ax in self.fig.axes}
+        self._extents.update(extents)
         self._background = canvas.copy_from_bbox(self.fig.bbox)
 
     def _repr_mimebundle_(self, **kwargs):

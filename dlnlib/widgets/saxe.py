@@ -175,7 +175,9 @@ class DepthView:
         """Draw ``depth_curves(s, log10_u0)`` over the view's depths and time, ``depth`` highlighted (1 to the view's
         max_depth); returns the summary line."""
         depth = check_int("depth", depth, minimum=1, maximum=self.max_depth)
-        t, curves, half = depth_curves(s, log10_u0, self.max_depth, self.t_max)
+        return self._draw(*depth_curves(s, log10_u0, self.max_depth, self.t_max), s, log10_u0, depth)
+
+    def _draw(self, t, curves, half, s, log10_u0, depth) -> str:
         for n, line in enumerate(self.lines, start=1):
             chosen = n == depth
             line.set_data(t, curves[:, n - 1])
@@ -196,9 +198,30 @@ def draw_depth_curves(ax, s: float, log10_u0: float, depth: int) -> str:
     return DepthView(ax).update(s, log10_u0, depth)
 
 
+@lru_cache(maxsize=4)
+def _depth_grid(s_values: tuple, log10_u0_values: tuple, max_depth: int = 6, t_max: float = 40.0):
+    """``depth_curves`` for every (s, log10_u0) of the two grids at once: one ODE solve per depth for all pairs
+    (``deep_mode_strength`` integrates distinct pairs together, so each curve agrees with ``depth_curves``'s to
+    the solver's tolerance, about 1e-6, not to the last digit). Returns ``(t (400,), curves (400, S, U, max_depth),
+    half (S, U, max_depth))``."""
+    t = torch.linspace(0.0, t_max, 400, dtype=torch.float64)
+    s = torch.tensor(s_values, dtype=torch.float64)[:, None]
+    u0 = s * 10.0 ** torch.tensor(log10_u0_values, dtype=torch.float64)[None, :]
+    curves = torch.stack([deep_mode_strength(t[:, None, None], s, u0, n, rtol=1e-7) / s
+                          for n in range(1, max_depth + 1)], -1)
+    below = u0 < s / 2  # as depth_curves: 0 where u0 starts at or above s / 2
+    start = torch.where(below, u0, s / 4)
+    half = torch.stack([torch.where(below, learning_time(s.expand_as(u0), start, s / 2, depth=n), 0.0)
+                        for n in range(1, max_depth + 1)], -1)
+    return t.numpy(), curves.numpy(), half.numpy()
+
+
 def depth_delay_demo(s: float = 1.0, log10_u0: float = -3.0, depth: int = 3) -> SliderFigure:
     """Sliders for s, the initial strength (log10 of u0/s) and the highlighted depth N: exact learning curves
-    of a balanced mode for N = 1..6 (Saxe et al.'s depth delay)."""
+    of a balanced mode for N = 1..6 (Saxe et al.'s depth delay).
+
+    Every (s, log10_u0) of the sliders' grids is solved when the demo is built (one ODE solve per depth for all
+    96 pairs, about half a second), so a slider move only redraws."""
     sliders = {
         "s": _float_slider("s", "singular value s", s, 0.25, 2.0, 0.25),
         "log10_u0": _float_slider("log10_u0", "initial strength log₁₀(u₀/s)", log10_u0, -6.0, -0.5, 0.5),
@@ -208,8 +231,16 @@ def depth_delay_demo(s: float = 1.0, log10_u0: float = -3.0, depth: int = 3) -> 
     with present_style():
         view = DepthView(axes[0, 0], present=True)
 
+    s_values = tuple(round(0.25 * k, 6) for k in range(1, 9))
+    u0_values = tuple(round(-6.0 + 0.5 * k, 6) for k in range(12))
+    t, curves, half = _depth_grid(s_values, u0_values)
+
     def update(s, log10_u0, depth):
-        return view.update(round(s, 6), round(log10_u0, 6), depth)
+        s, log10_u0 = round(s, 6), round(log10_u0, 6)
+        if s not in s_values or log10_u0 not in u0_values:  # not on the grid: solved on its own
+            return view.update(s, log10_u0, depth)
+        i, j = s_values.index(s), u0_values.index(log10_u0)
+        return view._draw(t, curves[:, i, j], list(half[i, j]), s, log10_u0, depth)
 
     return SliderFigure(fig, axes, sliders, update)
 
