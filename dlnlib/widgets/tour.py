@@ -145,10 +145,10 @@ def depth_demo(depth: int = 4, scale: float = 0.3) -> SliderFigure:
     """Sliders for depth (1-8) and initial scale; redraws the loss curves of 8 batched trials.
 
     Every setting of the sliders is computed when the demo is built (one batched run per depth, about a second
-    in all), so a slider move only redraws."""
+    in all), so a slider move only redraws, also while the slider is dragged."""
     sliders = {
-        "depth": _int_slider("depth", "depth N", depth, 1, 8, continuous=False),
-        "scale": _float_slider("scale", "init std σ", scale, SCALE_STEP, 1.2, SCALE_STEP, continuous=False),
+        "depth": _int_slider("depth", "depth N", depth, 1, 8),
+        "scale": _float_slider("scale", "init std σ", scale, SCALE_STEP, 1.2, SCALE_STEP),
     }
     n_scales = round(1.2 / SCALE_STEP)
     fig, axes = make_figure(1, 1, figsize=(7.5, 3.8))
