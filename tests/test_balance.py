@@ -385,6 +385,28 @@ def test_slider_demo_redraws_on_every_slider():
     assert all(t > 0 for t in handle.timings_ms)
 
 
+def test_slider_demo_batched_runs_give_the_experiments_numbers():
+    # The demo runs a block of a slider's grid at once with its own loop; every setting must get the numbers of
+    # factorisation_experiment, bit for bit: trials that diverge, settings where all do, lambda = 0 next to > 0.
+    from dlnlib.widgets import balance as wb
+
+    seen = set()
+    for name, base, every in (("scale", (0.46, 0.5, 1.0, 0.3), 12), ("lam", (0.4, 0.5, 2.0, 0.0), 5),
+                              ("lr", (0.2, 0.1, 1.0, 0.0), 8)):
+        settings = wb._line(name, base, whole=True)
+        sweep = wb._Sweep(settings)
+        for i in range(0, len(settings), every):
+            ref, got = wb.factorisation_experiment(*settings[i]), sweep.result(i)
+            div = ref.diverged_at >= 0
+            seen.add("all" if bool(div.all()) else "some" if bool(div.any()) else "none")
+            assert torch.equal(got.steps, ref.steps) and got.n_steps == ref.n_steps, settings[i]
+            for a, b in ((got.diverged_at, ref.diverged_at), (got.stopped_at, ref.stopped_at),
+                         (got.final_loss, ref.final_loss), *zip(got.chain, ref.chain),
+                         *((got.history[k], ref.history[k]) for k in ("loss", "ratio", "drift"))):
+                assert a.shape == b.shape and torch.equal(a.nan_to_num(-1.0), b.nan_to_num(-1.0)), settings[i]
+    assert seen == {"all", "some", "none"}
+
+
 def test_slider_demo_reports_divergence():
     from dlnlib.widgets.balance import balance_demo
 
