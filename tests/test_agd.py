@@ -428,3 +428,27 @@ def test_slider_redraws_on_every_control():
     assert "shallow GD diverged at step 55; AGD 30 iterations" in handle.status.value
     handle.sliders["lr"].value = 0.3
     assert "diverged" not in handle.status.value and "AGD" in handle.status.value
+
+
+def test_slider_tables_are_the_single_runs():
+    # agd_demo computes the runs of every slider setting at once (_grid_runs); they must be aligned_gd's and
+    # shallow_gd's numbers for one setting at a time (agd_vs_gd), bit for bit, diverged runs included
+    import numpy as np
+
+    from dlnlib.widgets import agd as wagd
+
+    steps = 60
+    handle = wagd.agd_demo(steps=steps)
+    lrs = wagd._positions(handle.sliders["lr"], handle.sliders["lr"].value)
+    lambda2s = wagd._positions(handle.sliders["lambda2"], handle.sliders["lambda2"].value)
+    depths = tuple(range(1, 9))
+    (gd_losses, gd_div), (agd_losses, agd_div) = wagd._grid_runs(tuple(lrs), tuple(lambda2s), depths, steps)
+    settings = {(d, k, i) for d in range(len(depths)) for k in (0, 10, 20, 30) for i in (0, 20, 40, 60, 67, 68)}
+    deep_diverged = [tuple(int(v) for v in p) for p in np.argwhere(agd_div[1:] >= 0)[:6] + (1, 0, 0)]
+    assert deep_diverged and bool((gd_div >= 0).any())
+    for d, k, i in sorted(settings | set(deep_diverged)):
+        gd, run = wagd.agd_vs_gd(float(lrs[i]), depths[d], float(lambda2s[k]), steps)
+        assert np.array_equal(run.losses.numpy(), agd_losses[:, d, k, i], equal_nan=True)
+        assert int(run.diverged_at) == agd_div[d, k, i]
+        assert np.array_equal(gd.losses.numpy(), gd_losses[:, k, i], equal_nan=True)
+        assert int(gd.diverged_at) == gd_div[k, i]

@@ -108,19 +108,194 @@ def _curve(losses):
     return np.arange(last + 1), np.maximum(y[: last + 1], 1e-30)
 
 
-def _iters(run, tol: float) -> str:
-    if bool(run.diverged):
-        return f"diverged at step {int(run.diverged_at)}"
-    k = int(run.iterations_to(tol))
-    return f"{k} iterations" if k >= 0 else f"not within {run.steps}"
+def _iters(losses: np.ndarray, diverged_at: int, tol: float) -> str:
+    # ``RegressionRun.iterations_to`` on one run's losses (steps + 1,): the first step at loss <= tol
+    if diverged_at >= 0:
+        return f"diverged at step {diverged_at}"
+    hit = np.flatnonzero(losses <= tol)
+    return f"{int(hit[0])} iterations" if hit.size else f"not within {losses.shape[0] - 1}"
+
+
+_TABLE_BUDGET = 8_000_000
+"""The most loss values (64 MB) ``agd_demo`` computes ahead: the runs of every slider setting when they fit (the
+default 400 steps: 7.7 M), else each setting's two runs when the sliders reach it."""
+
+
+def _positions(slider, value) -> np.ndarray:
+    # every value a FloatLogSlider can take, as ``slider_grid`` sets them (10 digits, which the slider clamps to its
+    # range [base^min, base^max]), and the initial value as given
+    count = round((slider.max - slider.min) / slider.step) + 1
+    grid = np.array([float(f"{slider.base ** (k * slider.step + slider.min):.10g}") for k in range(count)])
+    grid = np.clip(grid, slider.base ** slider.min, slider.base ** slider.max)
+    k = _position(slider, grid, value)
+    if k is not None:
+        grid[k] = value
+    return grid
+
+
+def _position(slider, grid: np.ndarray, value) -> int | None:
+    # the index of ``value`` on the slider's grid (relative error 1e-9: a browser computes 10^x its own way), or
+    # None off the grid (a value set from Python)
+    k = round((math.log10(value) - slider.min) / slider.step)
+    return k if 0 <= k < grid.size and abs(value - grid[k]) <= 1e-9 * grid[k] else None
+
+
+def _diagonals(lambda2s) -> np.ndarray:
+    # the diagonal of X = two_point_regression(lambda2) (its off-diagonal entries are 0), (K, 2)
+    return np.stack([two_point_regression(float(v), device="cpu")[0].diagonal().numpy() for v in lambda2s])
+
+
+def _agd_grid(lrs: np.ndarray, lambda2s: np.ndarray, depths: np.ndarray, steps: int):
+    """``aligned_gd`` on ``two_point_regression(lambda2)`` for every (depth, lambda2, lr) at once, number for number.
+
+    The data are diagonal (x1 = (a, 0), x2 = (0, b), y = (1, 1)), so X's products are products with its diagonal,
+    and the dot products of the single-trial loop (``h . h``, ``h . y``, ``r . r``) are two terms added; the deep
+    scalars move as in ``_round_robin_core``, a shallower network's missing layers being scalars at 1 (a product
+    with 1 is exact). Trials run by ascending depth, so layer k + 2 moves the trials from ``first[k]`` on.
+    A diverged trial is reported as ``aligned_gd`` does (its later losses NaN) and is then left to run on, unread.
+    Returns losses (steps + 1, D, K, R) and diverged_at (D, K, R), -1 if never.
+    """
+    shape = (depths.size, lambda2s.size, lrs.size)
+    diag = np.broadcast_to(_diagonals(lambda2s)[None, :, None, :], (*shape, 2)).reshape(-1, 2)
+    x0, x1 = np.ascontiguousarray(diag[:, 0]), np.ascontiguousarray(diag[:, 1])
+    lr = np.broadcast_to(lrs, shape).reshape(-1)
+    depth = np.broadcast_to(depths[:, None, None], shape).reshape(-1)
+    n, deep = lr.size, int(depths.max()) - 1
+    first = [int(np.searchsorted(depth, k + 2)) for k in range(deep)]  # the trials that have layer k + 2
+    scales = [np.ones(n - a) for a in first]  # Theta^(k + 2) of those trials
+    after = [np.ones(n - a) for a in first]  # the product of the layers above layer k + 2 (1 where there is none)
+    t1, t2, r1, r2, s = np.zeros(n), np.zeros(n), -np.ones(n), -np.ones(n), np.ones(n)  # r = s h - y
+    h1, h2, hh, hy, tmp = np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    losses = np.empty((steps + 1, n))
+    losses[0] = 0.5  # (y . y) / (2 n)
+    limit = 1e8 * max(0.5, 1.0)  # aligned_gd's blow-up limit (default blowup)
+    diverged_at = np.full(n, -1, dtype=np.int64)
+    live = np.ones(n, dtype=bool)
+    # every operation in place, in the order of aligned_gd's (a * b * c is (a * b) * c there and here)
+    with np.errstate(all="ignore"):
+        for t in range(steps):
+            # layer 1 at rate eta / s^2: Theta^(1) <- Theta^(1) - (eta / s) (r X) / n
+            rate = lr / s
+            np.multiply(r1, x0, out=tmp)
+            tmp *= rate
+            tmp /= 2
+            t1 -= tmp
+            np.multiply(r2, x1, out=tmp)
+            tmp *= rate
+            tmp /= 2
+            t2 -= tmp
+            np.multiply(t1, x0, out=h1)
+            np.multiply(t2, x1, out=h2)
+            np.multiply(h1, h1, out=hh)
+            np.multiply(h2, h2, out=tmp)
+            hh += tmp
+            np.add(h1, h2, out=hy)
+            # layers 2..L in turn (_round_robin_core), from the layers above each at their old values
+            for k in range(deep - 2, -1, -1):
+                np.multiply(scales[k + 1], after[k + 1], out=after[k][first[k + 1] - first[k]:])
+            s = np.ones(n)
+            for k in range(deep):
+                a, theta = first[k], scales[k]
+                before = s[a:]  # the layers below, at their new values
+                others = before * after[k]
+                grad = others * theta
+                grad *= hh[a:]
+                grad -= hy[a:]
+                grad /= 2
+                grad *= others
+                step = 0.5 * theta
+                step *= theta
+                step *= grad
+                theta -= step
+                before *= theta
+            np.multiply(s, h1, out=r1)
+            r1 -= 1.0
+            np.multiply(s, h2, out=r2)
+            r2 -= 1.0
+            loss = losses[t + 1]
+            np.multiply(r1, r1, out=loss)
+            np.multiply(r2, r2, out=tmp)
+            loss += tmp
+            loss /= 4
+            bad = live & ~(loss <= limit)  # non-finite or blown up
+            if bad.any():
+                diverged_at[bad] = t + 1
+                live &= ~bad
+            if not live.all():
+                loss[~live] = np.nan
+    return losses.reshape(steps + 1, *shape), diverged_at.reshape(shape)
+
+
+def _gd_grid(lrs: np.ndarray, lambda2s: np.ndarray, steps: int):
+    """``shallow_gd`` on ``two_point_regression(lambda2)`` for every (lambda2, lr): one batched engine run whose
+    squared error holds each lambda2's covariances. Returns losses (steps + 1, K, R) and diverged_at (K, R)."""
+    from ..losses import SquaredError
+    from ..train import gradient_descent
+
+    covariances = []
+    for v in lambda2s:
+        X, y = two_point_regression(float(v), device="cpu")
+        covariances.append(SquaredError(X, y[:, None]))
+    loss = SquaredError.from_covariances(torch.stack([c.sigma_xx for c in covariances])[:, None],
+                                         torch.stack([c.sigma_yx for c in covariances])[:, None],
+                                         float(2 * covariances[0].const))
+    chain = [torch.zeros(lambda2s.size, lrs.size, 1, 2, dtype=torch.float64)]
+    with torch.no_grad():
+        res = gradient_descent(chain, loss, lr=torch.from_numpy(lrs), steps=steps, record=("loss",), blowup=1e8,
+                               progress=False)
+    losses = res.losses.numpy()
+    if losses.shape[0] < steps + 1:  # every trial diverged: the engine stopped
+        losses = np.concatenate([losses, np.full((steps + 1 - losses.shape[0], *losses.shape[1:]), np.nan)])
+    return losses, res.diverged_at.numpy()
+
+
+@lru_cache(maxsize=1)
+def _grid_runs(lrs: tuple, lambda2s: tuple, depths: tuple, steps: int):
+    # both methods' runs over the sliders' grids (kept for the next demo with the same grids and steps)
+    lrs, lambda2s = np.array(lrs, dtype=np.float64), np.array(lambda2s, dtype=np.float64)
+    return _gd_grid(lrs, lambda2s, steps), _agd_grid(lrs, lambda2s, np.array(depths), steps)
+
+
+def _demo_runs(sliders: dict, steps: int):
+    """The runs ``agd_demo`` shows, as ``runs(lr, depth, lambda2) -> ((losses, diverged_at) of GD, of AGD)``.
+
+    When every setting's runs fit ``_TABLE_BUDGET`` they are computed here, all at once (``_gd_grid``,
+    ``_agd_grid``), and a slider move looks them up; a value off the sliders' grids (set from Python), or a run too
+    long for the table, is run on its own (``agd_vs_gd``, cached).
+    """
+    lr_s, depth_s, lambda2_s = sliders["lr"], sliders["depth"], sliders["lambda2"]
+    lrs, lambda2s = _positions(lr_s, lr_s.value), _positions(lambda2_s, lambda2_s.value)
+    depths = np.arange(depth_s.min, depth_s.max + 1, depth_s.step)
+    table = None
+    if (steps + 1) * lambda2s.size * lrs.size * (1 + depths.size) <= _TABLE_BUDGET:
+        table = _grid_runs(tuple(lrs.tolist()), tuple(lambda2s.tolist()), tuple(depths.tolist()), steps)
+
+    def runs(lr, depth, lambda2):
+        i, k = _position(lr_s, lrs, lr), _position(lambda2_s, lambda2s, lambda2)
+        d = int(np.searchsorted(depths, depth))
+        if table is None or i is None or k is None or d >= depths.size or depths[d] != depth:
+            gd, agd = agd_vs_gd(lr, depth, lambda2, steps)
+            return (gd.losses.numpy(), int(gd.diverged_at)), (agd.losses.numpy(), int(agd.diverged_at))
+        (gd_losses, gd_div), (agd_losses, agd_div) = table
+        return (gd_losses[:, k, i], int(gd_div[k, i])), (agd_losses[:, d, k, i], int(agd_div[d, k, i]))
+
+    return runs
+
+
+def _finite_curve(y: np.ndarray):
+    # _curve of a losses array: up to the last finite loss, floored at 1e-30 for the log axis
+    ok = np.isfinite(y)
+    last = int(np.flatnonzero(ok)[-1]) if ok.any() else 0
+    return np.arange(last + 1), np.maximum(y[: last + 1], 1e-30)
 
 
 def agd_demo(lr: float = 0.1, depth: int = 2, lambda2: float = 0.01, *, steps: int = 400,
              tol: float = 1e-6) -> SliderFigure:
     """Sliders for eta, the depth L and lambda_2 (the conditioning of the two-point data, lambda_1 = 1):
     loss curves of shallow GD (dotted) and AGD (solid); the status line gives the iterations to ``tol``.
-    steps: iterations per run (each redraw reruns AGD, so at most ``MAX_DEMO_STEPS``); tol: a loss level on the
-    plot's axis, in [1e-14, 1e3].
+    steps: iterations per run, at most ``MAX_DEMO_STEPS``; up to 414 steps (``_TABLE_BUDGET``) the runs of every
+    slider setting are computed when the demo is built (about a second), so that a slider move only looks them up;
+    longer runs are computed when the sliders reach a setting. tol: a loss level on the plot's axis, in [1e-14, 1e3].
     """
     sliders = {
         "lr": _log_slider("lr", "learning rate η", lr, 1e-3, 2.5, continuous=False),
@@ -129,6 +304,7 @@ def agd_demo(lr: float = 0.1, depth: int = 2, lambda2: float = 0.01, *, steps: i
     }
     steps = check_int("steps", steps, minimum=1, maximum=MAX_DEMO_STEPS, why=" (every redraw reruns AGD)")
     _number("tol", tol, lo=1e-14, hi=1e3)
+    runs = _demo_runs(sliders, steps)
     fig, axes = make_figure(1, 1, figsize=(6.4, 3.4))
     fig.subplots_adjust(left=0.12, right=0.97, bottom=0.16, top=0.97)
     ax = axes[0, 0]
@@ -146,15 +322,15 @@ def agd_demo(lr: float = 0.1, depth: int = 2, lambda2: float = 0.01, *, steps: i
         marks = DivergenceMarks(ax, 1e2)
 
     def update(lr, depth, lambda2):
-        gd, agd = agd_vs_gd(float(lr), int(depth), float(lambda2), steps)
-        x, y = _curve(gd.losses)
+        (gd, gd_div), (agd, agd_div) = runs(float(lr), int(depth), float(lambda2))
+        x, y = _finite_curve(gd)
         gd_line.set_data(x, np.minimum(y, 5e2))  # a diverging run leaves the axes: pinned to the top
-        agd_line.set_data(*_curve(agd.losses))
-        marks.update([(int(run.diverged_at), f"{name} diverged at step {int(run.diverged_at)}")
-                      for name, run in (("shallow GD", gd), ("AGD", agd)) if bool(run.diverged)])
+        agd_line.set_data(*_finite_curve(agd))
+        marks.update([(at, f"{name} diverged at step {at}")
+                      for name, at in (("shallow GD", gd_div), ("AGD", agd_div)) if at >= 0])
         limit = 2.0 / max(1.0, lambda2)
         return (f"eta = {lr:.3g} (2/lambda_max = {limit:.3g}), L = {depth}, lambda_2 = {lambda2:.3g}. "
-                f"Loss <= {tol:g}: shallow GD {_iters(gd, tol)}; AGD {_iters(agd, tol)}.")
+                f"Loss <= {tol:g}: shallow GD {_iters(gd, gd_div, tol)}; AGD {_iters(agd, agd_div, tol)}.")
 
     return SliderFigure(fig, axes, sliders, update)
 
