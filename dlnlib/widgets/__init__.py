@@ -610,8 +610,10 @@ class SliderFigure:
                 renderer.clear()
                 self.fig.patch.draw(renderer)
                 self._blank = canvas.copy_from_bbox(self.fig.bbox)
-            canvas.draw()  # matplotlib leaves animated artists out of a draw to the screen
+            # extents before the draw: measuring one places the axes' title, which flags it stale (and the draw
+            # then clears the flags, so that a stale static artist afterwards means update touched it)
             extents = {ax: ax.get_tightbbox(renderer) for ax in self.fig.axes}
+            canvas.draw()  # matplotlib leaves animated artists out of a draw to the screen
         self._extents.update(extents)
         self._background = canvas.copy_from_bbox(self.fig.bbox)
 
