@@ -334,6 +334,9 @@ class PhaseDemoView:
         ax.set_ylabel("b")
         ax.set_title("phase plane of Eqs. (9)-(10)", **title)
         self.gd_label = ax.legend(loc="lower right", framealpha=0.85, **legend).get_texts()[-1]
+        # presented with sliders, eta is on its slider: a fixed legend stays in the kept background (a legend
+        # drawn again on every move costs about 20 ms)
+        self.present = present
         (self.flow_c,) = ax2.plot([], [], color=FLOW_COLOR, lw=1.5, label="gradient flow")
         (self.gd_c,) = ax2.plot([], [], ".-", color=GD_COLOR, ms=3, lw=1.0, label="GD")
         ax2.axhline(0, color="0.6", lw=0.6)
@@ -370,7 +373,8 @@ class PhaseDemoView:
         finite = np.isfinite(a_g) & np.isfinite(b_g)
         self.flow_line.set_data(a_f, b_f)
         self.gd_line.set_data(a_g[finite], b_g[finite])
-        self.gd_label.set_text(f"GD, η = {eta:.3g}")
+        if not self.present:
+            self.gd_label.set_text(f"GD, η = {eta:.3g}")
         self.start.set_data([a0], [b0])
         self.flow_c.set_data(t_f, a_f**2 - b_f**2)
         c_gd = a_g[finite] ** 2 - b_g[finite] ** 2
