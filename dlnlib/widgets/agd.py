@@ -279,6 +279,7 @@ def _demo_runs(sliders: dict, steps: int):
         (gd_losses, gd_div), (agd_losses, agd_div) = table
         return (gd_losses[:, k, i], int(gd_div[k, i])), (agd_losses[:, d, k, i], int(agd_div[d, k, i]))
 
+    runs.tabled = table is not None
     return runs
 
 
@@ -294,8 +295,9 @@ def agd_demo(lr: float = 0.1, depth: int = 2, lambda2: float = 0.01, *, steps: i
     """Sliders for eta, the depth L and lambda_2 (the conditioning of the two-point data, lambda_1 = 1):
     loss curves of shallow GD (dotted) and AGD (solid); the status line gives the iterations to ``tol``.
     steps: iterations per run, at most ``MAX_DEMO_STEPS``; up to 414 steps (``_TABLE_BUDGET``) the runs of every
-    slider setting are computed when the demo is built (about a second), so that a slider move only looks them up;
-    longer runs are computed when the sliders reach a setting. tol: a loss level on the plot's axis, in [1e-14, 1e3].
+    slider setting are computed when the demo is built (about a second), so that a slider move only looks them up
+    (and the sliders redraw while dragged); longer runs are computed when the sliders reach a setting (on release).
+    tol: a loss level on the plot's axis, in [1e-14, 1e3].
     """
     sliders = {
         "lr": _log_slider("lr", "learning rate η", lr, 1e-3, 2.5, continuous=False),
@@ -305,6 +307,8 @@ def agd_demo(lr: float = 0.1, depth: int = 2, lambda2: float = 0.01, *, steps: i
     steps = check_int("steps", steps, minimum=1, maximum=MAX_DEMO_STEPS, why=" (every redraw reruns AGD)")
     _number("tol", tol, lo=1e-14, hi=1e3)
     runs = _demo_runs(sliders, steps)
+    for slider in sliders.values():  # looked up: cheap enough to redraw while a slider is dragged
+        slider.continuous_update = runs.tabled
     fig, axes = make_figure(1, 1, figsize=(6.4, 3.4))
     fig.subplots_adjust(left=0.12, right=0.97, bottom=0.16, top=0.97)
     ax = axes[0, 0]

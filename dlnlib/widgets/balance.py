@@ -334,7 +334,7 @@ def balance_demo(lr: float = 0.2, scale: float = 0.1, ratio: float = 1.0, lam: f
     the moved slider's grid around it. A setting's numbers are those of ``factorisation_experiment``."""
     names = {"lr": "learning rate η", "scale": "init scale σ", "ratio": "imbalance U:V", "lam": "regulariser λ"}
     start = {"lr": lr, "scale": scale, "ratio": ratio, "lam": lam}
-    sliders = {k: _float_slider(k, names[k], start[k], *_GRID[k], continuous=False) for k in _NAMES}
+    sliders = {k: _float_slider(k, names[k], start[k], *_GRID[k]) for k in _NAMES}  # ready settings: drag redraws
     fig, axes = make_figure(1, 2, figsize=(9.0, 3.3))
     row = list(axes[0])
 
