@@ -526,15 +526,37 @@ class SliderFigure:
                          if _animatable(a)]
 
     def _learn(self) -> None:
-        """Find what ``update`` touches before the first slider move: call it once with each slider one step away
-        from its value (a text that shows a value changes only when the value does), then mark what it touched.
-        Without this, the first move that touches an artist redraws the whole background once more."""
-        with present_style():
-            for name, slider in self.sliders.items():
-                step = _neighbour(slider)
-                if step is not None:
-                    self._update(**{**self.values, name: step})
-                    self._animate_touched()
+        """Find what ``update`` touches before the first slider move: call it once more with the same values,
+        noting every text it sets (matplotlib flags a text stale only when its string changes, and here it does
+        not), then mark what it touched. Without this, the first move that changes a text redraws the whole
+        background once more."""
+        from matplotlib.text import Text
+
+        texts = [b for _, artists in self._members() for a in artists for b in _family(a) if isinstance(b, Text)]
+        set_ones = set()
+
+        def noting(text):
+            plain = text.set_text
+
+            def set_text(s):
+                set_ones.add(id(text))
+                return plain(s)
+
+            return set_text
+
+        for text in texts:
+            text.set_text = noting(text)
+        try:
+            with present_style():
+                self._update(**self.values)
+        finally:
+            for text in texts:
+                del text.set_text  # the class's method again
+        for _, artists in self._members():
+            for a in artists:
+                if not a.get_animated() and any(id(b) in set_ones for b in _family(a)):
+                    _animate(a)
+        self._animate_touched()
 
     def _animate_touched(self) -> None:
         """Mark as animated every artist ``update`` has just touched (matplotlib left it stale), and every hidden
@@ -692,24 +714,6 @@ class _Recorder:
     def __getattr__(self, name):
         self.calls = None
         return getattr(self._core, name)
-
-
-def _neighbour(slider):
-    """The value one step from ``slider``'s (up, or down at the top), or None for a slider with one position."""
-    if isinstance(slider, w.SelectionSlider):
-        values = [o[1] if isinstance(o, tuple) else o for o in slider.options]
-        k = values.index(slider.value)
-        return values[k + 1] if k + 1 < len(values) else (values[k - 1] if k else None)
-    if isinstance(slider, (w.IntSlider, w.FloatSlider, w.FloatLogSlider)):
-        if isinstance(slider, w.FloatLogSlider):
-            e = math.log(slider.value, slider.base)
-            e = e + slider.step if e + slider.step <= slider.max + 1e-9 else e - slider.step
-            return float(f"{slider.base ** e:.10g}") if slider.min - 1e-9 <= e else None
-        up, down = slider.value + slider.step, slider.value - slider.step
-        if isinstance(slider, w.FloatSlider):
-            up, down = round(up, 10), round(down, 10)
-        return up if up <= slider.max else (down if down >= slider.min else None)
-    return None
 
 
 def _family(artist):
