@@ -444,12 +444,14 @@ class SliderFigure:
     dpi: the resolution of the rendered image (10 to ``MAX_DPI``).
 
     Redraws are layered (matplotlib's blitting): the artists that ``update`` changes are found by calling it twice
-    with the same values (matplotlib marks what it touched as stale) and become *animated*; everything else (axes,
-    ticks, labels, static curves) is drawn once into a background that is kept while it stays valid. A redraw
-    then restores the background and draws only the animated artists over it. Anything else that ``update``
-    changes (limits, a new or removed artist, a static artist touched for the first time) makes matplotlib mark
-    the figure stale, and the whole background is drawn again: the picture is always that of a full draw with
-    the animated artists on top (``tests/test_all_sliders.py`` checks this, pixel for pixel, for every demo).
+    with the same values (matplotlib marks what it touched as stale; the texts it sets are noted) and become
+    *animated*, as do hidden ones; everything else (axes, ticks, labels, static curves) is drawn once into a
+    background that is kept while it stays valid. A redraw then restores the background and draws only the
+    animated artists over it. Anything else that ``update`` changes (limits, a new or removed artist, a static
+    artist touched for the first time) makes matplotlib mark the figure stale, and the background is drawn again:
+    only the stale panels when they lie clear of the others, else the whole figure. The picture is always that of
+    a full draw with the animated artists on top (``tests/test_all_sliders.py`` checks this, pixel for pixel, for
+    every demo). Texts are drawn from kept glyph images (``_TextStamps``), the PNG by ``encode_png``.
     """
 
     def __init__(self, fig, axes, sliders: dict, update: Callable[..., str | None], *, dpi: int = 96):
