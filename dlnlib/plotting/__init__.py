@@ -202,6 +202,23 @@ def _np(x) -> np.ndarray:
     return np.asarray(x, dtype=float)
 
 
+def _loss_spread(y: np.ndarray, failed: int):
+    """What ``plot_losses`` draws from losses y (T, trials), NaN or inf after a divergence: the trials that never
+    diverged (T, n_ok), their median (None if none), their 10-90% band (lo, hi) (None unless two or more), and
+    (trial, last finite row) of the first ``failed`` diverged trials that have a finite loss; and the diverged mask."""
+    finite = np.isfinite(y)
+    diverged = ~finite.all(axis=0)
+    ok = y[:, ~diverged]
+    med = np.median(ok, axis=1) if ok.shape[1] else None
+    spread = tuple(np.quantile(ok, [0.1, 0.9], axis=1)) if ok.shape[1] > 1 else None
+    ends = []
+    for k in np.flatnonzero(diverged)[:failed]:
+        last = np.flatnonzero(finite[:, k])
+        if last.size:
+            ends.append((int(k), int(last[-1])))
+    return ok, med, spread, ends, diverged
+
+
 def plot_losses(
     result,
     *,
@@ -250,27 +267,19 @@ def plot_losses(
     ax = new_axes(ax)
     if subtract is not None:
         y = y - subtract
-    finite = np.isfinite(y)
-    diverged = ~finite.all(axis=0)
-    ok = y[:, ~diverged]
+    ok, med, spread, ends, diverged = _loss_spread(y, failed=max(individual, 3))
     line = None
-    if ok.shape[1]:
-        med = np.median(ok, axis=1)
+    if med is not None:
         (line,) = ax.plot(x, med, color=color, lw=2, label=label)
         color = line.get_color()
-        if band and ok.shape[1] > 1:
-            lo, hi = np.quantile(ok, [0.1, 0.9], axis=1)
-            ax.fill_between(x, lo, hi, color=color, alpha=0.2, lw=0)
+        if band and spread is not None:
+            ax.fill_between(x, *spread, color=color, alpha=0.2, lw=0)
         for k in range(min(individual, ok.shape[1])):
             ax.plot(x, ok[:, k], color=color, lw=0.7, alpha=0.6)
     if diverged.any():
-        for k in np.flatnonzero(diverged)[: max(individual, 3)]:
-            good = finite[:, k]
-            last = np.flatnonzero(good)
-            if last.size:
-                i = last[-1]
-                ax.plot(x[: i + 1], y[: i + 1, k], color="tab:red", lw=0.8, alpha=0.7)
-                ax.plot(x[i], y[i, k], "x", color="tab:red", ms=8)
+        for k, i in ends:
+            ax.plot(x[: i + 1], y[: i + 1, k], color="tab:red", lw=0.8, alpha=0.7)
+            ax.plot(x[i], y[i, k], "x", color="tab:red", ms=8)
         ax.plot([], [], "x", color="tab:red", label=f"diverged: {int(diverged.sum())} of {y.shape[1]} trials")
     if logy:
         ax.set_yscale("log")

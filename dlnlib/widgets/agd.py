@@ -102,7 +102,8 @@ def _check_run(lr, depth, lambda2, steps) -> None:
 
 
 def _curve(losses):
-    y = losses.numpy()
+    # losses (tensor or array) up to the last finite one, floored at 1e-30 for the log axis
+    y = np.asarray(losses)
     ok = np.isfinite(y)
     last = int(np.flatnonzero(ok)[-1]) if ok.any() else 0
     return np.arange(last + 1), np.maximum(y[: last + 1], 1e-30)
@@ -283,13 +284,6 @@ def _demo_runs(sliders: dict, steps: int):
     return runs
 
 
-def _finite_curve(y: np.ndarray):
-    # _curve of a losses array: up to the last finite loss, floored at 1e-30 for the log axis
-    ok = np.isfinite(y)
-    last = int(np.flatnonzero(ok)[-1]) if ok.any() else 0
-    return np.arange(last + 1), np.maximum(y[: last + 1], 1e-30)
-
-
 def agd_demo(lr: float = 0.1, depth: int = 2, lambda2: float = 0.01, *, steps: int = 400,
              tol: float = 1e-6) -> SliderFigure:
     """Sliders for eta, the depth L and lambda_2 (the conditioning of the two-point data, lambda_1 = 1):
@@ -327,9 +321,9 @@ def agd_demo(lr: float = 0.1, depth: int = 2, lambda2: float = 0.01, *, steps: i
 
     def update(lr, depth, lambda2):
         (gd, gd_div), (agd, agd_div) = runs(float(lr), int(depth), float(lambda2))
-        x, y = _finite_curve(gd)
+        x, y = _curve(gd)
         gd_line.set_data(x, np.minimum(y, 5e2))  # a diverging run leaves the axes: pinned to the top
-        agd_line.set_data(*_finite_curve(agd))
+        agd_line.set_data(*_curve(agd))
         marks.update([(at, f"{name} diverged at step {at}")
                       for name, at in (("shallow GD", gd_div), ("AGD", agd_div)) if at >= 0])
         limit = 2.0 / max(1.0, lambda2)

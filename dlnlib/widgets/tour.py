@@ -11,7 +11,7 @@ from ..chains import init_chain
 from ..core import MAX_DEPTH, MAX_STEPS, check_int, check_positive, check_size
 from ..data import teacher_regression
 from ..losses import SquaredError
-from ..plotting import plot_losses
+from ..plotting import _loss_spread, plot_losses
 from ..train import TrainResult, gradient_descent
 from . import SliderFigure, _axes, _float_slider, _int_slider, clear_data, light_log_axis, make_figure, present_style
 
@@ -111,30 +111,16 @@ class _DepthCurves:
 
     def update(self, x, y, label: str) -> None:
         """x: steps (T,); y: losses (T, trials), NaN after a divergence."""
-        finite = np.isfinite(y)
-        diverged = ~finite.all(axis=0)
-        ok = y[:, ~diverged]
-        if ok.shape[1]:
-            lo, hi = np.quantile(ok, [0.1, 0.9], axis=1)
-            self.median.set_data(x, np.median(ok, axis=1))
-            self.band.set_verts([np.column_stack([np.r_[x, x[::-1]], np.r_[lo, hi[::-1]]])])
-        else:
-            self.median.set_data([], [])
-            self.band.set_verts([])
-        self.band.set_visible(ok.shape[1] > 1)
+        ok, med, spread, ends, diverged = _loss_spread(y, failed=len(self.failed))
+        self.median.set_data((x, med) if med is not None else ([], []))
+        self.band.set_verts([np.column_stack([np.r_[x, x[::-1]], np.r_[spread[0], spread[1][::-1]]])]
+                            if spread is not None else [])
+        self.band.set_visible(spread is not None)
         for k, line in enumerate(self.singles):
             line.set_data((x, ok[:, k]) if k < ok.shape[1] else ([], []))
-        ends = []
-        bad = np.flatnonzero(diverged)
-        for k, line in enumerate(self.failed):
-            last = np.flatnonzero(finite[:, bad[k]]) if k < len(bad) else np.array([], int)
-            if last.size:
-                i = last[-1]
-                line.set_data(x[: i + 1], y[: i + 1, bad[k]])
-                ends.append((x[i], y[i, bad[k]]))
-            else:
-                line.set_data([], [])
-        self.ends.set_data([e[0] for e in ends], [e[1] for e in ends])
+        for n, line in enumerate(self.failed):
+            line.set_data((x[: ends[n][1] + 1], y[: ends[n][1] + 1, ends[n][0]]) if n < len(ends) else ([], []))
+        self.ends.set_data([x[i] for _, i in ends], [y[i, k] for k, i in ends])
         median_text, failed_text = self.legend.get_texts()
         median_text.set_text(label)
         failed_text.set_text(f"diverged: {int(diverged.sum())} of {y.shape[1]} trials" if diverged.any() else "")
