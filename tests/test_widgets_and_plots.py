@@ -347,6 +347,44 @@ def test_slider_figure_redraws_only_the_axes_whose_limits_changed():
         assert "left" in drawn
 
 
+def test_slider_figure_shown_after_savefig_keeps_its_fast_path():
+    """A notebook may save or show a demo's figure before the widget (notebook 05 does both): that draws the figure
+    at another dpi and flags it stale. Showing the widget redraws the kept background there and then, so the first
+    slider move is a layered redraw (no axes drawn again), and the picture is still what a full draw gives."""
+    import io
+
+    from IPython.core.pylabtools import print_figure
+    from PIL import Image
+
+    from dlnlib.widgets import SliderFigure, float_slider, make_figure, present_style
+
+    fig, axes = make_figure(1, 1, figsize=(4.0, 3.0))
+    ax = axes[0, 0]
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 2)
+    (curve,) = ax.plot([], [])
+
+    def update(level):
+        curve.set_data([0, 1], [0, level])
+        return f"level {level:g}"
+
+    h = SliderFigure(fig, axes, {"level": float_slider("level", 1.0, 0.0, 2.0, 0.1)}, update)
+    fig.savefig(io.BytesIO(), format="png", dpi=150)
+    print_figure(fig, "png", bbox_inches="tight")  # what the inline backend does with a figure shown in a cell
+    assert fig.stale
+    h._repr_mimebundle_()
+    assert not fig.stale
+    drawn = []
+    draw = ax.draw
+    ax.draw = lambda renderer: (drawn.append(1), draw(renderer))[1]
+    h.sliders["level"].value = 1.5
+    assert drawn == []  # the background was kept: only the curve was drawn over it
+    shown = np.asarray(Image.open(io.BytesIO(bytes(h.image.value))))
+    with present_style():
+        full = np.asarray(Image.open(io.BytesIO(h._render(full=True))))
+    assert np.array_equal(shown, full)
+
+
 def test_depth_delay_grid_is_depth_curves():
     """The depth-delay demo solves all 96 slider pairs (s, log10 u0) at once: each curve agrees with depth_curves'
     own solve to the solver's tolerance (1.0e-5 measured: one error control for all pairs at rtol 1e-7), the half

@@ -642,6 +642,11 @@ class SliderFigure:
         self._background = canvas.copy_from_bbox(self.fig.bbox)
 
     def _repr_mimebundle_(self, **kwargs):
+        # Drawn or changed elsewhere since the last render (savefig, a notebook showing ``fig`` inline: both change
+        # the dpi and back, which flags the figure stale): the kept background is redrawn now, as the widget is
+        # shown, rather than on the first slider move.
+        if self.fig.stale:
+            self.image.value = self._render()
         return self.ui._repr_mimebundle_(**kwargs)
 
 
