@@ -10,6 +10,9 @@ loaded in the page is measured; median and worst per notebook are printed (run w
 asserted only with ``DLNLIB_STRICT_TIMING=1`` (on a machine shared with other jobs the worst case measures
 the other jobs). These measurements (marked ``latency``) take about ten minutes, so ``make test`` leaves them out
 (pyproject's ``-m "not latency"``) and ``make bench`` runs them (``pytest -s -m latency tests/test_browser.py``).
+The same measurement of a slider figure that draws nothing (``front_end_alone``: the callback swaps in an 8 x 8 PNG
+made in advance) is printed first, in each front end: what the browser, the server and the kernel's message handling
+cost by themselves on the machine, below which no redraw can go.
 The clickable figures (notebook 02's phase portrait, notebook 05's Figure 2 paths) are clicked in both front-ends,
 each shown by its notebook's own set-up and figure cells (a two-cell notebook; the slider test above renders the
 whole notebooks in Voila): the status line must change and the start marker must appear where the click was.
@@ -362,6 +365,74 @@ def open_lab_notebook(page, url: str, count: int) -> None:
     page.wait_for_function(
         "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
         timeout=240_000)
+
+
+FLOOR_CELL = """# NBVAL_IGNORE_OUTPUT
+import ipywidgets as w
+import numpy as np
+from dlnlib.widgets import encode_png
+
+frames = [encode_png(np.full((8, 8, 4), (25 * k, 90, 160, 255), np.uint8)) for k in range(11)]
+x = w.IntSlider(5, 0, 10, description="x")
+image = w.Image(value=frames[5], format="png")
+status = w.HTML("x = 5")
+
+
+def show(change):
+    image.value = frames[change["new"]]
+    status.value = f"x = {change['new']}"
+
+
+x.observe(show, names="value")
+w.VBox([w.HBox([x]), image, status])
+"""
+
+
+def floor_notebook(tmp_path: Path) -> Path:
+    """A slider figure with nothing to compute: the same widgets as a ``SliderFigure`` (a slider, an image, a status
+    line), whose callback only swaps in one of eleven 8 x 8 PNGs made in advance. Its redraw time is what the
+    front end, the server and the kernel's message handling cost by themselves on this machine."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(FLOOR_CELL)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    folder = tmp_path / "floor"
+    folder.mkdir(exist_ok=True)
+    nbformat.write(nb, folder / "front_end_alone.ipynb")
+    return folder / "front_end_alone.ipynb"
+
+
+@pytest.mark.latency
+def test_redraw_latency_of_the_front_end_alone_in_voila(voila_server, browser, tmp_path):
+    """The reference for the figures below: the same measurement of a slider figure that draws nothing."""
+    url = voila_server(floor_notebook(tmp_path))
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(url, timeout=240_000, wait_until="domcontentloaded")
+        wait_for_figures(page, 1)
+        times = [t for _ in range(3) for t in measure_key_redraws(page)]
+        assert len(times) == 18
+        check_floor(*report("Voila", Path("front_end_alone"), times))
+    finally:
+        page.close()
+
+
+@pytest.mark.latency
+def test_redraw_latency_of_the_front_end_alone_in_jupyterlab(lab_server, browser, tmp_path):
+    url = lab_server(floor_notebook(tmp_path))
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        open_lab_notebook(page, url, 1)
+        times = [t for _ in range(3) for t in measure_key_redraws(page)]
+        assert len(times) == 18
+        check_floor(*report("JupyterLab", Path("front_end_alone"), times))
+    finally:
+        page.close()
+
+
+def check_floor(med: float, worst: float) -> None:
+    # nothing of the series' own to hold to the targets: only that every redraw arrived
+    assert 0 < med <= worst < 5_000, (med, worst)
 
 
 @pytest.mark.latency

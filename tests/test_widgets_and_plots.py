@@ -347,6 +347,80 @@ def test_slider_figure_redraws_only_the_axes_whose_limits_changed():
         assert "left" in drawn
 
 
+def test_slider_figure_keeps_a_background_per_view():
+    """A panel whose scale returns to an earlier level finds that view's background kept (no axes drawn again); a
+    static artist removed by update, or a change made from outside, is never covered up by a kept view: every picture
+    is that of a full draw. keep_views draws the views it is given in advance."""
+    import io
+
+    from PIL import Image
+
+    from dlnlib.widgets import SliderFigure, float_slider, make_figure, present_style
+
+    fig, axes = make_figure(1, 2, figsize=(6.0, 3.0))
+    left, right = axes[0]
+    left.plot([0, 1], [0, 1])
+    (curve,) = right.plot([], [], color="tab:red")
+    (extra,) = right.plot([0, 1], [0.5, 0.5], color="tab:green")  # static, removed at level 9
+
+    def update(level):
+        curve.set_data([0, 1], [0, level])
+        if right.get_ylim() != (0.0, 10.0 * level):
+            right.set_ylim(0.0, 10.0 * level)
+        if level == 9.0 and extra in right.lines:
+            extra.remove()
+
+    h = SliderFigure(fig, axes, {"level": float_slider("level", 1.0, 1.0, 9.0, 1.0)}, update)
+    drawn = []
+    draw = right.draw
+    right.draw = lambda renderer: (drawn.append(1), draw(renderer))[1]
+
+    def shown_is_full():
+        shown = np.asarray(Image.open(io.BytesIO(bytes(h.image.value))))
+        with present_style():
+            full = np.asarray(Image.open(io.BytesIO(h._render(full=True))))
+        return np.array_equal(shown, full)
+
+    for level, kept in [(2.0, False), (1.0, True), (2.0, True), (3.0, False), (9.0, False), (1.0, False),
+                        (2.0, False), (1.0, True)]:
+        drawn.clear()
+        h.sliders["level"].value = level
+        assert (drawn == []) == kept, (level, drawn)
+        assert shown_is_full(), level
+    right.spines["top"].set_linewidth(4.0)  # from outside, between two moves: the kept views are dropped
+    drawn.clear()
+    h.sliders["level"].value = 2.0
+    assert drawn and shown_is_full()
+
+    h.keep_views(lambda: right.set_ylim(0.0, 70.0), lambda: right.set_ylim(0.0, 80.0))
+    assert shown_is_full()
+    for level in (7.0, 8.0):
+        drawn.clear()
+        h.sliders["level"].value = level
+        assert drawn == [] and shown_is_full(), level
+    with pytest.raises(TypeError, match="setters"):
+        h.keep_views(3)
+    with pytest.raises(ValueError, match="setters"):
+        h.keep_views(*[lambda: None] * h.MAX_VIEWS)
+
+
+def test_phase_portrait_scale_levels_are_kept_in_advance():
+    """The phase portrait's right panel steps between a few scales; each one's background is drawn when the demo is
+    built, so a move of the start that changes the scale draws no axes again."""
+    from dlnlib.widgets.saxe import phase_portrait_demo
+
+    h = phase_portrait_demo()
+    right = h.fig.axes[1]
+    drawn = []
+    draw = right.draw
+    right.draw = lambda renderer: (drawn.append(1), draw(renderer))[1]
+    levels = set()
+    for a0 in (-1.1, -1.0, -0.5, 0.0, 1.0, 2.0, -2.0):
+        h.sliders["a0"].value = a0
+        levels.add(right.get_ylim()[1])
+    assert len(levels) >= 3 and drawn == []
+
+
 def test_slider_figure_shown_after_savefig_keeps_its_fast_path():
     """A notebook may save or show a demo's figure before the widget (notebook 05 does both): that draws the figure
     at another dpi and flags it stale. Showing the widget redraws the kept background there and then, so the first

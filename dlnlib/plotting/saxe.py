@@ -347,11 +347,10 @@ class PhaseDemoView:
         ax2.set_ylabel("a² − b²")
         ax2.set_title("the conserved quantity", **title)
         ax2.legend(frameon=False, **legend2)
-        self._s = None
 
     def _set_s(self, s):
-        if s == self._s:
-            return
+        # set on every update, even to the same s: a slider figure then learns the arrows as changing before the
+        # first move of s (else that move redraws the whole background once more)
         dA, dB = _checked_field(self.A, self.B, s, 1.0)
         a_pos, b_pos = _minima(s, self.lim)
         norm = np.hypot(dA, dB)
@@ -359,7 +358,14 @@ class PhaseDemoView:
         self.quiver.set_UVC(dA / norm, dB / norm)
         self.minima[0].set_data(a_pos, b_pos)
         self.minima[1].set_data(-a_pos, -b_pos)
-        self._s = s
+
+    def set_level(self, level: float) -> None:
+        """The right panel's scale: a² − b² from -level to level (one of ``Y_LEVELS``)."""
+        if level not in self.Y_LEVELS:
+            raise ValueError(f"level: got {shown(level)}, expected one of {self.Y_LEVELS}")
+        if level != self._ylevel:
+            self.ax2.set_ylim(-level, level)
+            self._ylevel = level
 
     def update(self, s, a0, b0, eta, flow, gd) -> str:
         """Redraw for singular value ``s``, start (a0, b0) and rate ``eta``; flow, gd: triples (t, a, b) of 1-D
@@ -380,10 +386,7 @@ class PhaseDemoView:
         c_gd = a_g[finite] ** 2 - b_g[finite] ** 2
         self.gd_c.set_data(t_g[finite], c_gd)
         extent = max(abs(c0), float(np.abs(c_gd).max()) if c_gd.size else 0.0)
-        level = next((v for v in self.Y_LEVELS if v >= 1.2 * extent), self.Y_LEVELS[-1])
-        if level != self._ylevel:
-            self.ax2.set_ylim(-level, level)
-            self._ylevel = level
+        self.set_level(next((v for v in self.Y_LEVELS if v >= 1.2 * extent), self.Y_LEVELS[-1]))
         if not finite.all():
             return f"GD with η = {eta:.3g} diverged after {int(finite.sum()) - 1} steps"
         c_end = a_g[-1] ** 2 - b_g[-1] ** 2

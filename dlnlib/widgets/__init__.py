@@ -13,6 +13,7 @@ import inspect
 import math
 import numbers
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import contextmanager
 
@@ -452,7 +453,13 @@ class SliderFigure:
     only the stale panels when they lie clear of the others, else the whole figure. The picture is always that of
     a full draw with the animated artists on top (``tests/test_all_sliders.py`` checks this, pixel for pixel, for
     every demo). Texts are drawn from kept glyph images (``_TextStamps``), the PNG by ``encode_png``.
+
+    The last ``MAX_VIEWS`` backgrounds are kept by view (limits, ticks, labels: ``_view``), so a slider that moves
+    a panel between a few scales and back redraws nothing but the animated artists on the way back. They are all
+    dropped when an artist becomes animated or the figure was changed from outside between two redraws.
     """
+
+    MAX_VIEWS = 8
 
     def __init__(self, fig, axes, sliders: dict, update: Callable[..., str | None], *, dpi: int = 96):
         _figure("fig", fig)
@@ -467,6 +474,7 @@ class SliderFigure:
         self.renders = 0
         self._background, self._stamps, self._left_stale = None, _TextStamps(), set()
         self._blank, self._extents = None, {}
+        self._views: OrderedDict = OrderedDict()  # view fingerprint -> (background, extents), most recent last
         for s in self.sliders.values():
             s.observe(self._on_change, names="value")
         controls = w.HBox(list(self.sliders.values()), layout=w.Layout(flex_flow="row wrap"))
@@ -505,6 +513,8 @@ class SliderFigure:
     def refresh(self) -> None:
         """Recompute, redraw and re-render; the time taken is appended to ``timings_ms``."""
         t0 = time.perf_counter()
+        if self.fig.stale:  # changed from outside since the last render: no kept view is known to be valid
+            self._views.clear()
         with present_style():
             msg = self._update(**self.values)
             if msg is not None and not isinstance(msg, str):
@@ -514,6 +524,23 @@ class SliderFigure:
         self.status.value = msg or ""
         self.renders += 1
         self.timings_ms.append(1000 * (time.perf_counter() - t0))
+
+    def keep_views(self, *setters: Callable[[], None]) -> None:
+        """Draw the background of each view that ``setters`` set up (each changes limits or ticks, as ``update`` would
+        for some slider values), so that a later slider move reaching that view finds it kept (``MAX_VIEWS``); then
+        draw the sliders' values again. For a panel whose scale steps between a few levels."""
+        if len(setters) > self.MAX_VIEWS - 1:
+            raise ValueError(f"setters: got {len(setters)}, expected at most {self.MAX_VIEWS - 1} (MAX_VIEWS - 1)")
+        for setter in setters:
+            if not callable(setter):
+                raise TypeError(f"setters: got {type(setter).__name__}, expected functions of no arguments")
+            with present_style():
+                setter()
+            self._render()
+        with present_style():
+            self._update(**self.values)
+            self._animate_touched()
+            self.image.value = self._render()
 
     def _members(self):
         """The figure's artists that may be animated, axes by axes: lines, texts (titles included), legends,
@@ -572,6 +599,7 @@ class SliderFigure:
                 # nothing while hidden and shows without a full redraw when update makes it visible
                 if not a.get_visible() or any(b.stale and id(b) not in self._left_stale for b in _family(a)):
                     _animate(a)
+                    self._views.clear()  # every kept background holds it as a static artist
 
     def _static_stale(self) -> set:
         """The static artists (and their parts) that are stale right after a draw: those a draw does not reset
@@ -586,7 +614,18 @@ class SliderFigure:
         self._stamps.install(canvas.get_renderer())
         with present_style():  # ticks that a new axis range needs are made at draw time, from the style then
             if full or self._background is None or self.fig.stale:
-                self._draw_background(full)
+                view = self._view()
+                kept = None if full or self._background is None else self._views.get(view)
+                if kept is None:
+                    self._draw_background(full)
+                    self._views[self._view()] = (self._background, dict(self._extents))
+                    while len(self._views) > self.MAX_VIEWS:
+                        self._views.popitem(last=False)
+                else:
+                    self._background, extents = kept
+                    self._extents.update(extents)
+                    self._views.move_to_end(view)
+                    canvas.restore_region(self._background)
             else:
                 canvas.restore_region(self._background)
             renderer = canvas.get_renderer()
@@ -600,6 +639,25 @@ class SliderFigure:
         self.fig.stale = False
         self._left_stale = self._static_stale()
         return encode_png(np.asarray(canvas.buffer_rgba()))
+
+    def _view(self) -> tuple:
+        """What a background depends on beyond the static artists themselves (which ``_animate_touched`` guards):
+        the figure's size and dpi and, axes by axes, its limits, scales, ticks and tick labels, axis labels, spines,
+        face colour and the static artists it holds. Two renders with the same view have the same background."""
+        view = [tuple(self.fig.get_size_inches()), self.fig.dpi, self.fig.patch.get_facecolor()]
+        for ax, artists in self._members():
+            view.append(tuple(id(a) for a in artists if not a.get_animated()))
+            if ax is self.fig:
+                continue
+            view += [ax.get_xlim(), ax.get_ylim(), ax.get_xscale(), ax.get_yscale(), ax.axison, ax.get_visible(),
+                     ax.get_position(original=True).bounds, ax.get_aspect(), ax.patch.get_facecolor(),
+                     tuple((k, sp.get_visible()) for k, sp in ax.spines.items())]
+            for axis in (ax.xaxis, ax.yaxis):
+                major, minor = axis.get_majorticklocs(), axis.get_minorticklocs()
+                view += [axis.label.get_text(), axis.get_visible(), tuple(major),
+                         tuple(axis.major.formatter.format_ticks(major)), tuple(minor),
+                         tuple(axis.minor.formatter.format_ticks(minor))]
+        return tuple(view)
 
     def _draw_background(self, full: bool) -> None:
         """Draw the background again: only the axes matplotlib flagged stale when the others are untouched and

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 import torch
@@ -108,7 +108,11 @@ def phase_portrait_demo(s: float = 1.0, a0: float = -1.2, b0: float = 1.4, eta: 
         flow, gd = phase_demo_data(round(s, 6), round(a0, 6), round(b0, 6), round(eta, 6))
         return view.update(s, a0, b0, eta, flow, gd)
 
-    return SliderFigure(fig, axes, sliders, update)
+    h = SliderFigure(fig, axes, sliders, update)
+    # the right panel's scale steps between a few levels: each one's background drawn now (about 0.1 s each),
+    # not on the first slider move that reaches it
+    h.keep_views(*(partial(view.set_level, level) for level in view.Y_LEVELS))
+    return h
 
 
 CURVE_MAX_S = 2.0

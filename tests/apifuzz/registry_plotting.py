@@ -329,6 +329,8 @@ ENTRIES = {
         {"s": "positive", "a0": "number", "b0": "number", "eta": "positive", "flow": "plotting.path3",
          "gd": "plotting.path3"},
         extra_bad={"flow": [(FLOW3[0], np.r_[FLOW3[1][:-1], NAN], FLOW3[2])]}),
+    "dlnlib.plotting.saxe.PhaseDemoView.set_level": Entry(_VIEW.set_level, {"level": 2.0}, {"level": "number"},
+                                                          extra_bad={"level": [3.0, 2.5, True]}),
     "dlnlib.plotting.saxe.draw_phase_demo": Entry(
         saxeplot.draw_phase_demo, {"axes": DEMO_AXES, "s": 1.0, "a0": -1.2, "b0": 1.4, "eta": 0.15, "flow": FLOW3,
                                    "gd": GD3, "lim": 2.0},
