@@ -443,11 +443,15 @@ def test_slider_figure_shown_after_savefig_keeps_its_fast_path():
         return f"level {level:g}"
 
     h = SliderFigure(fig, axes, {"level": float_slider("level", 1.0, 0.0, 2.0, 0.1)}, update)
+    ax.spines["top"].set_linewidth(4.0)  # changed from outside, in a way no kept view records
     fig.savefig(io.BytesIO(), format="png", dpi=150)
     print_figure(fig, "png", bbox_inches="tight")  # what the inline backend does with a figure shown in a cell
     assert fig.stale
     h._repr_mimebundle_()
     assert not fig.stale
+    with present_style():
+        full = np.asarray(Image.open(io.BytesIO(h._render(full=True))))
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(bytes(h.image.value)))), full)
     drawn = []
     draw = ax.draw
     ax.draw = lambda renderer: (drawn.append(1), draw(renderer))[1]

@@ -534,6 +534,7 @@ class SliderFigure:
         for setter in setters:
             if not callable(setter):
                 raise TypeError(f"setters: got {type(setter).__name__}, expected functions of no arguments")
+        for setter in setters:
             with present_style():
                 setter()
             self._render()
@@ -618,7 +619,7 @@ class SliderFigure:
                 kept = None if full or self._background is None else self._views.get(view)
                 if kept is None:
                     self._draw_background(full)
-                    self._views[self._view()] = (self._background, dict(self._extents))
+                    self._views[view] = (self._background, dict(self._extents))
                     while len(self._views) > self.MAX_VIEWS:
                         self._views.popitem(last=False)
                 else:
@@ -704,6 +705,7 @@ class SliderFigure:
         # the dpi and back, which flags the figure stale): the kept background is redrawn now, as the widget is
         # shown, rather than on the first slider move.
         if self.fig.stale:
+            self._views.clear()  # what changed it may be something a view does not record
             self.image.value = self._render()
         return self.ui._repr_mimebundle_(**kwargs)
 
