@@ -90,9 +90,71 @@ def _phase_demo_data(s, a0, b0, eta, t_max):
     return PhaseDemoData(flow, gd)
 
 
+PHASE_NAMES = ("s", "a0", "b0", "eta")
+
+
+def _phase_line(setting: tuple, along: str, values, t_max: float = 10.0) -> dict:
+    """``phase_demo_data`` at ``setting`` = (s, a0, b0, eta) with the entry ``along`` (one of ``PHASE_NAMES``) set to
+    each of ``values`` in turn: one batched flow solve (none along eta: the flow does not depend on it) and one
+    batched GD run for the whole line. GD's iterates are those of separate runs, bit for bit (the engine steps each
+    trial on its own); the flows share one error control, so they agree with separate solves to the solver's
+    tolerance. Returns {setting: PhaseDemoData}."""
+    k = PHASE_NAMES.index(along)
+    settings = [tuple(float(v) if i == k else x for i, x in enumerate(setting)) for v in values]
+    S, A0, B0, ETA = (np.array(column) for column in zip(*settings))
+    times = np.linspace(0.0, t_max, 300)
+    if along == "eta":
+        a_f, b_f = ab_trajectory(setting[1], setting[2], setting[0], times, rtol=1e-8, atol=1e-10)
+        a_f, b_f = a_f[:, None].expand(-1, len(settings)), b_f[:, None].expand(-1, len(settings))
+    else:
+        a_f, b_f = ab_trajectory(A0, B0, S, times, rtol=1e-8, atol=1e-10)
+    steps = [MAX_GD_STEPS if t_max / eta >= MAX_GD_STEPS else math.ceil(t_max / eta) for eta in ETA]
+    with torch.no_grad():
+        a_g, b_g = ab_gradient_descent(A0, B0, S, ETA, max(steps))
+    a_f, b_f, a_g, b_g = (x.numpy() for x in (a_f, b_f, a_g, b_g))
+    return {key: PhaseDemoData((times, a_f[:, j].copy(), b_f[:, j].copy()),
+                               (key[3] * np.arange(n + 1), a_g[:n + 1, j].copy(), b_g[:n + 1, j].copy()))
+            for j, (key, n) in enumerate(zip(settings, steps))}
+
+
+LINE_REACH = 8
+"""How many grid steps either side of a new setting ``phase_portrait_demo`` computes along the slider just moved."""
+
+
+def _phase_runs(sliders: dict):
+    """The data ``phase_portrait_demo`` shows, as ``runs(s, a0, b0, eta) -> PhaseDemoData``. A new setting one
+    slider away from the last one computes that slider's line of settings up to ``LINE_REACH`` grid steps either
+    side (``_phase_line``), so the next moves along it only look up; any other setting is computed on its own
+    (``phase_demo_data``)."""
+    grids = {name: [round(sl.min + i * sl.step, 6) for i in range(round((sl.max - sl.min) / sl.step) + 1)]
+             for name, sl in sliders.items()}
+    known, last = {}, [None]
+
+    def runs(*setting):
+        setting = tuple(round(float(v), 6) for v in setting)
+        data = known.get(setting)
+        if data is None:
+            moved = [n for n, v, u in zip(PHASE_NAMES, setting, last[0] or setting) if v != u]
+            grid = grids[moved[0]] if len(moved) == 1 else []
+            value = setting[PHASE_NAMES.index(moved[0])] if grid else None
+            if value in grid:
+                if len(known) > 20_000:  # about 25 MB: start again
+                    known.clear()
+                i = grid.index(value)
+                known.update(_phase_line(setting, moved[0], grid[max(0, i - LINE_REACH):i + LINE_REACH + 1]))
+                data = known[setting]
+            else:
+                data = phase_demo_data(*setting)
+        last[0] = setting
+        return data
+
+    return runs
+
+
 def phase_portrait_demo(s: float = 1.0, a0: float = -1.2, b0: float = 1.4, eta: float = 0.15) -> SliderFigure:
     """Sliders for s, the initial point (a0, b0) and the learning rate eta: the (a, b) phase plane with the
-    gradient-flow path and the GD iterates, and a^2 - b^2 over time (flow: constant; GD: drifts)."""
+    gradient-flow path and the GD iterates, and a^2 - b^2 over time (flow: constant; GD: drifts). Moving one
+    slider computes the settings along it near the new value at once (``_phase_runs``); the moves after it look up."""
     sliders = {
         "s": _float_slider("s", "singular value s", s, 0.2, 2.0, 0.1),
         "a0": _float_slider("a0", "start a₀", a0, -2.0, 2.0, 0.1),
@@ -104,8 +166,10 @@ def phase_portrait_demo(s: float = 1.0, a0: float = -1.2, b0: float = 1.4, eta: 
     with present_style():
         view = PhaseDemoView(axes[0], present=True)
 
+    runs = _phase_runs(sliders)
+
     def update(s, a0, b0, eta):
-        flow, gd = phase_demo_data(round(s, 6), round(a0, 6), round(b0, 6), round(eta, 6))
+        flow, gd = runs(s, a0, b0, eta)
         return view.update(s, a0, b0, eta, flow, gd)
 
     h = SliderFigure(fig, axes, sliders, update)
