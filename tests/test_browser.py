@@ -3,16 +3,17 @@ Chromium, run, and a slider is moved; the rendered figure must change. Screensho
 ``artifacts/browser/`` (git-ignored). Skips, with the reason, when Chromium or Playwright is missing
 (``.ci/run`` installs both, so CI always runs them).
 
-Redraw latency, in Voila and in JupyterLab: every slider of every slider notebook is moved by key presses
-(three steps away from its default, three back), and the time from the key press to the new image being
-loaded in the page is measured; median and worst per notebook are printed (run with ``-s``) and appended to
-``artifacts/browser/latency.txt``. The targets are a median under 60 ms and a worst under 150 ms; they are
-asserted only with ``DLNLIB_STRICT_TIMING=1`` (on a machine shared with other jobs the worst case measures
-the other jobs). These measurements (marked ``latency``) take about ten minutes, so ``make test`` leaves them out
-(pyproject's ``-m "not latency"``) and ``make bench`` runs them (``pytest -s -m latency tests/test_browser.py``).
-The same measurement of a slider figure that draws nothing (``front_end_alone``: the callback swaps in an 8 x 8 PNG
-made in advance) is printed first, in each front end: what the browser, the server and the kernel's message handling
-cost by themselves on the machine, below which no redraw can go.
+Redraw latency, in Voila and in JupyterLab: every slider of every slider notebook is moved by key presses (three
+steps away from its default, three back), once the page has settled (no kernel message for a second: interactive
+figures lower down draw their first picture after the page shows), and the time from the key press to the new image
+being loaded in the page is measured; median and worst per notebook are printed (run with ``-s``) and appended to
+``artifacts/browser/latency.txt``. The targets are a median under 60 ms and a worst under 150 ms; they are asserted
+only with ``DLNLIB_STRICT_TIMING=1`` (on a machine shared with other jobs the worst case measures the other jobs).
+These measurements (marked ``latency``) take about ten minutes, so ``make test`` leaves them out (pyproject's ``-m
+"not latency"``) and ``make bench`` runs them (``pytest -s -m latency tests/test_browser.py``). The same measurement
+of a slider figure that draws nothing (``front_end_alone``: the callback swaps in an 8 x 8 PNG made in advance) is
+printed first, in each front end: what the browser, the server and the kernel's message handling cost by themselves
+on the machine, below which no redraw can go.
 The clickable figures (notebook 02's phase portrait, notebook 05's Figure 2 paths) are clicked in both front-ends,
 each shown by its notebook's own set-up and figure cells (a two-cell notebook; the slider test above renders the
 whole notebooks in Voila): the status line must change and the start marker must appear where the click was.
@@ -292,6 +293,34 @@ ARM = """([i, sel]) => {
 }"""
 
 
+# Installed before a page loads: the time of the last message on any of its websockets (kernel traffic), so that a
+# measurement starts once the page has settled, not while figures further down still draw their first picture.
+TRAFFIC = """
+window.__lastMessage = performance.now();
+const PlainSocket = window.WebSocket;
+window.WebSocket = class extends PlainSocket {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener('message', () => { window.__lastMessage = performance.now(); });
+  }
+  send(data) { window.__lastMessage = performance.now(); return super.send(data); }
+};
+"""
+
+
+def open_page(browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.add_init_script(TRAFFIC)
+    return page
+
+
+def wait_until_settled(page, quiet_ms: int = 1000, timeout_ms: int = 120_000) -> None:
+    """Until no kernel message has come or gone for ``quiet_ms`` (an interactive figure lower in the notebook
+    draws its first picture after the page shows: a key pressed before that waits for it)."""
+    page.wait_for_function("ms => performance.now() - window.__lastMessage > ms", arg=quiet_ms, timeout=timeout_ms,
+                           polling=100)
+
+
 def expected_figures(notebook: Path) -> int:
     import nbformat
 
@@ -406,10 +435,11 @@ def floor_notebook(tmp_path: Path) -> Path:
 def test_redraw_latency_of_the_front_end_alone_in_voila(voila_server, browser, tmp_path):
     """The reference for the figures below: the same measurement of a slider figure that draws nothing."""
     url = voila_server(floor_notebook(tmp_path))
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = open_page(browser)
     try:
         page.goto(url, timeout=240_000, wait_until="domcontentloaded")
         wait_for_figures(page, 1)
+        wait_until_settled(page)
         times = [t for _ in range(3) for t in measure_key_redraws(page)]
         assert len(times) == 18
         check_floor(*report("Voila", Path("front_end_alone"), times))
@@ -420,9 +450,10 @@ def test_redraw_latency_of_the_front_end_alone_in_voila(voila_server, browser, t
 @pytest.mark.latency
 def test_redraw_latency_of_the_front_end_alone_in_jupyterlab(lab_server, browser, tmp_path):
     url = lab_server(floor_notebook(tmp_path))
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = open_page(browser)
     try:
         open_lab_notebook(page, url, 1)
+        wait_until_settled(page)
         times = [t for _ in range(3) for t in measure_key_redraws(page)]
         assert len(times) == 18
         check_floor(*report("JupyterLab", Path("front_end_alone"), times))
@@ -439,10 +470,11 @@ def check_floor(med: float, worst: float) -> None:
 @pytest.mark.parametrize("notebook", SLIDER_NOTEBOOKS, ids=lambda p: p.stem)
 def test_redraw_latency_in_voila(notebook, voila_server, browser):
     url = voila_server(notebook)
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = open_page(browser)
     try:
         page.goto(url, timeout=240_000, wait_until="domcontentloaded")
         wait_for_figures(page, expected_figures(notebook))
+        wait_until_settled(page)
         check_latency(*report("Voila", notebook, measure_key_redraws(page)))
         assert_natural_size(page)
     finally:
@@ -453,9 +485,10 @@ def test_redraw_latency_in_voila(notebook, voila_server, browser):
 @pytest.mark.parametrize("notebook", SLIDER_NOTEBOOKS, ids=lambda p: p.stem)
 def test_redraw_latency_in_jupyterlab(notebook, lab_server, browser):
     url = lab_server(notebook)
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = open_page(browser)
     try:
         open_lab_notebook(page, url, expected_figures(notebook))
+        wait_until_settled(page)
         check_latency(*report("JupyterLab", notebook, measure_key_redraws(page)))
         assert_natural_size(page)
     finally:
