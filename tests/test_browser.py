@@ -293,32 +293,30 @@ ARM = """([i, sel]) => {
 }"""
 
 
-# Installed before a page loads: the time of the last message on any of its websockets (kernel traffic), so that a
-# measurement starts once the page has settled, not while figures further down still draw their first picture.
-TRAFFIC = """
-window.__lastMessage = performance.now();
-const PlainSocket = window.WebSocket;
-window.WebSocket = class extends PlainSocket {
-  constructor(...args) {
-    super(...args);
-    this.addEventListener('message', () => { window.__lastMessage = performance.now(); });
-  }
-  send(data) { window.__lastMessage = performance.now(); return super.send(data); }
-};
-"""
-
-
 def open_page(browser):
+    """A new page that notes when a websocket frame (kernel traffic) last came or went, from outside the page
+    (Playwright's own websocket events: the page's code is left as it is)."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.add_init_script(TRAFFIC)
+    page.last_frame = time.monotonic()
+
+    def frame(_payload) -> None:
+        page.last_frame = time.monotonic()
+
+    def socket(ws) -> None:
+        ws.on("framereceived", frame)
+        ws.on("framesent", frame)
+
+    page.on("websocket", socket)
     return page
 
 
-def wait_until_settled(page, quiet_ms: int = 1000, timeout_ms: int = 120_000) -> None:
-    """Until no kernel message has come or gone for ``quiet_ms`` (an interactive figure lower in the notebook
+def wait_until_settled(page, quiet_s: float = 1.0, timeout_s: float = 120.0) -> None:
+    """Until no kernel message has come or gone for ``quiet_s`` (an interactive figure lower in the notebook
     draws its first picture after the page shows: a key pressed before that waits for it)."""
-    page.wait_for_function("ms => performance.now() - window.__lastMessage > ms", arg=quiet_ms, timeout=timeout_ms,
-                           polling=100)
+    end = time.monotonic() + timeout_s
+    while time.monotonic() - page.last_frame < quiet_s:
+        assert time.monotonic() < end, f"the page still exchanged kernel messages after {timeout_s:g} s"
+        page.wait_for_timeout(100)  # lets Playwright deliver the events meanwhile
 
 
 def expected_figures(notebook: Path) -> int:
