@@ -138,7 +138,7 @@ def _phase_runs(sliders: dict):
             grid = grids[moved[0]] if len(moved) == 1 else []
             value = setting[PHASE_NAMES.index(moved[0])] if grid else None
             if value in grid:
-                if len(known) > 20_000:  # about 25 MB: start again
+                if len(known) > 1_500:  # about 20 MB (some 14 kB a setting): start again
                     known.clear()
                 i = grid.index(value)
                 known.update(_phase_line(setting, moved[0], grid[max(0, i - LINE_REACH):i + LINE_REACH + 1]))
