@@ -35,6 +35,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -429,34 +430,32 @@ def floor_notebook(tmp_path: Path) -> Path:
     return folder / "front_end_alone.ipynb"
 
 
+@contextmanager
+def settled_page(browser, front_end: str, url: str, figures: int):
+    """A page showing ``url`` in Voila or JupyterLab with its ``figures`` slider figures drawn, once it has settled;
+    closed afterwards."""
+    page = open_page(browser)
+    try:
+        if front_end == "Voila":
+            page.goto(url, timeout=240_000, wait_until="domcontentloaded")
+            wait_for_figures(page, figures)
+        else:
+            open_lab_notebook(page, url, figures)
+        wait_until_settled(page)
+        yield page
+    finally:
+        page.close()
+
+
 @pytest.mark.latency
-def test_redraw_latency_of_the_front_end_alone_in_voila(voila_server, browser, tmp_path):
+@pytest.mark.parametrize("front_end", ["Voila", "JupyterLab"])
+def test_redraw_latency_of_the_front_end_alone(front_end, voila_server, lab_server, browser, tmp_path):
     """The reference for the figures below: the same measurement of a slider figure that draws nothing."""
-    url = voila_server(floor_notebook(tmp_path))
-    page = open_page(browser)
-    try:
-        page.goto(url, timeout=240_000, wait_until="domcontentloaded")
-        wait_for_figures(page, 1)
-        wait_until_settled(page)
+    server = voila_server if front_end == "Voila" else lab_server
+    with settled_page(browser, front_end, server(floor_notebook(tmp_path)), 1) as page:
         times = [t for _ in range(3) for t in measure_key_redraws(page)]
         assert len(times) == 18
-        check_floor(*report("Voila", Path("front_end_alone"), times))
-    finally:
-        page.close()
-
-
-@pytest.mark.latency
-def test_redraw_latency_of_the_front_end_alone_in_jupyterlab(lab_server, browser, tmp_path):
-    url = lab_server(floor_notebook(tmp_path))
-    page = open_page(browser)
-    try:
-        open_lab_notebook(page, url, 1)
-        wait_until_settled(page)
-        times = [t for _ in range(3) for t in measure_key_redraws(page)]
-        assert len(times) == 18
-        check_floor(*report("JupyterLab", Path("front_end_alone"), times))
-    finally:
-        page.close()
+        check_floor(*report(front_end, Path("front_end_alone"), times))
 
 
 def check_floor(med: float, worst: float) -> None:
@@ -467,30 +466,17 @@ def check_floor(med: float, worst: float) -> None:
 @pytest.mark.latency
 @pytest.mark.parametrize("notebook", SLIDER_NOTEBOOKS, ids=lambda p: p.stem)
 def test_redraw_latency_in_voila(notebook, voila_server, browser):
-    url = voila_server(notebook)
-    page = open_page(browser)
-    try:
-        page.goto(url, timeout=240_000, wait_until="domcontentloaded")
-        wait_for_figures(page, expected_figures(notebook))
-        wait_until_settled(page)
+    with settled_page(browser, "Voila", voila_server(notebook), expected_figures(notebook)) as page:
         check_latency(*report("Voila", notebook, measure_key_redraws(page)))
         assert_natural_size(page)
-    finally:
-        page.close()
 
 
 @pytest.mark.latency
 @pytest.mark.parametrize("notebook", SLIDER_NOTEBOOKS, ids=lambda p: p.stem)
 def test_redraw_latency_in_jupyterlab(notebook, lab_server, browser):
-    url = lab_server(notebook)
-    page = open_page(browser)
-    try:
-        open_lab_notebook(page, url, expected_figures(notebook))
-        wait_until_settled(page)
+    with settled_page(browser, "JupyterLab", lab_server(notebook), expected_figures(notebook)) as page:
         check_latency(*report("JupyterLab", notebook, measure_key_redraws(page)))
         assert_natural_size(page)
-    finally:
-        page.close()
 
 
 def assert_natural_size(page) -> None:
