@@ -78,11 +78,16 @@ def phase_demo_data(s: float, a0: float, b0: float, eta: float, t_max: float = 1
     return _phase_demo_data(s, a0, b0, eta, t_max)
 
 
+def _gd_steps(eta: float, t_max: float) -> int:
+    # GD's iterate k sits at time eta k: enough steps to reach t_max, at most MAX_GD_STEPS (t_max / eta may be inf)
+    return MAX_GD_STEPS if t_max / eta >= MAX_GD_STEPS else math.ceil(t_max / eta)
+
+
 @lru_cache(maxsize=512)
 def _phase_demo_data(s, a0, b0, eta, t_max):
     times = np.linspace(0.0, t_max, 300)
     a_f, b_f = ab_trajectory(a0, b0, s, times, rtol=1e-8, atol=1e-10)
-    steps = MAX_GD_STEPS if t_max / eta >= MAX_GD_STEPS else math.ceil(t_max / eta)  # t_max / eta may be inf
+    steps = _gd_steps(eta, t_max)
     with torch.no_grad():
         a_g, b_g = ab_gradient_descent(a0, b0, s, eta, steps)
     flow = (times, a_f.numpy(), b_f.numpy())
@@ -108,7 +113,7 @@ def _phase_line(setting: tuple, along: str, values, t_max: float = 10.0) -> dict
         a_f, b_f = a_f[:, None].expand(-1, len(settings)), b_f[:, None].expand(-1, len(settings))
     else:
         a_f, b_f = ab_trajectory(A0, B0, S, times, rtol=1e-8, atol=1e-10)
-    steps = [MAX_GD_STEPS if t_max / eta >= MAX_GD_STEPS else math.ceil(t_max / eta) for eta in ETA]
+    steps = [_gd_steps(float(eta), t_max) for eta in ETA]
     with torch.no_grad():
         a_g, b_g = ab_gradient_descent(A0, B0, S, ETA, max(steps))
     a_f, b_f, a_g, b_g = (x.numpy() for x in (a_f, b_f, a_g, b_g))
